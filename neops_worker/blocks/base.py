@@ -1,0 +1,103 @@
+"""The function-block authoring API: parameter and result models, results, the block base class.
+
+Names follow the vendor worker SDK, so a block written for it ports by changing its imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from neops_worker.blocks.context import WorkflowContext
+from neops_worker.wire import Acquire
+
+if TYPE_CHECKING:
+    from neops_worker.blocks.registration import Registration
+
+
+class FunctionBlockParams(BaseModel):
+    """Base of a block's parameter model. Extra keys are ignored (the worker logs a warning)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    _unresolved: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def unresolved_fields(self) -> frozenset[str]:
+        """In an acquire job: the fields the engine could not resolve yet (absent, null or invalid)."""
+        return self._unresolved
+
+
+class FunctionBlockResultData(BaseModel):
+    """Base of a block's result data model; unknown keys are rejected, as the published schema says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+P = TypeVar("P", bound=FunctionBlockParams)
+R = TypeVar("R", bound=FunctionBlockResultData)
+
+
+class FunctionBlockResult(BaseModel, Generic[R]):
+    """What ``run`` returns: success, a human-readable message, and the result data."""
+
+    success: bool
+    message: str = ""
+    data: R | None = None
+
+
+class FunctionBlockAcquireResult(BaseModel):
+    """What ``acquire`` returns: the entities the step needs (elastic or context acquires)."""
+
+    success: bool = True
+    message: str = ""
+    acquires: list[Acquire] = Field(default_factory=list)
+
+
+class FunctionBlockRollbackResult(BaseModel):
+    """What ``rollback`` returns: whether the earlier execute was undone."""
+
+    success: bool
+    message: str = ""
+
+
+class FunctionBlock(Generic[P, R]):
+    """Base class of a function block: implement ``run``; ``acquire`` and ``rollback`` are optional.
+
+    ``run`` may be ``async def`` or a plain ``def``. Both run off the worker's event loop, so a
+    blocking call inside a block delays neither heartbeats nor shutdown handling.
+    """
+
+    #: Set by ``@register_function_block``.
+    registration: ClassVar[Registration]
+
+    def run(
+        self, params: P, context: WorkflowContext
+    ) -> FunctionBlockResult[R] | Awaitable[FunctionBlockResult[R]]:
+        """Do the work of an execute job."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+    def acquire(self, params: P) -> FunctionBlockAcquireResult | Awaitable[FunctionBlockAcquireResult]:
+        """Say which entities the step needs; by default none (the step works on what it gets)."""
+        return FunctionBlockAcquireResult(success=True, message="No acquires")
+
+    def rollback(
+        self,
+        params: P,
+        context: WorkflowContext,
+        result_from_failed: FunctionBlockResult[R] | None = None,
+    ) -> FunctionBlockRollbackResult | Awaitable[FunctionBlockRollbackResult]:
+        """Undo an earlier execute; by default a failed result saying rollback is not implemented."""
+        return FunctionBlockRollbackResult(
+            success=False, message=f"Rollback is not implemented by {type(self).__name__}"
+        )
+
+
+def result_data_dump(data: Any) -> dict[str, Any] | None:
+    """The ``data`` of a result as JSON, from a result model or a plain mapping."""
+    if data is None:
+        return None
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json")
+    return dict(data)

@@ -1,0 +1,199 @@
+"""The workflow context a block runs in, and the ``dbUpdates`` its changes produce.
+
+A block changes the live entities (edits attributes, appends new entities made with the
+``create_*`` helpers, removes entities from the lists). ``WorkflowContext.db_updates()`` compares
+them with the snapshot taken when the context was built, entity type by entity type (device,
+interface, group), matched on ``id``: creates first, then deletes, then patches of top-level
+attributes with snake_case names, as the engine expects (protocol section 6.3).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field
+
+from neops_worker.blocks.entities import Device, DeviceGroup, Entity, Interface
+from neops_worker.wire import DbUpdate, DbUpdates, EntityCreate, EntityDelete, EntityKind, EntityPatch
+
+E = TypeVar("E", bound=Entity)
+
+#: Engine-managed attributes the worker never patches.
+EXCLUDED_ATTRIBUTES = frozenset(
+    {
+        "id",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "first_seen_at",
+        "inventory_updated_at",
+        "device_count",
+        "interface_count",
+        "group_count",
+        "client_count",
+        "active_lock_counts",
+        "is_read_locked",
+        "is_write_locked",
+        "permission",
+        "permission_flags",
+        "role_permissions",
+    }
+)
+
+#: Temporary ids of new entities: drawn from a range the engine maps to real ids.
+TEMP_ID_RANGE = (10_000_000, 2**31 - 1)
+
+_temp_ids_lock = threading.Lock()
+_temp_ids_used: set[int] = set()
+
+
+def new_temporary_id() -> int:
+    """A temporary entity id, unique within this process."""
+    with _temp_ids_lock:
+        while True:
+            candidate = random.randint(*TEMP_ID_RANGE)  # noqa: S311 - an id, not a secret
+            if candidate not in _temp_ids_used:
+                _temp_ids_used.add(candidate)
+                return candidate
+
+
+class _CreateOptions(BaseModel):
+    identifier_fields: list[str] | None = None
+    skip_if_identifier_exists: bool = False
+
+
+class WorkflowContext(BaseModel):
+    """The entities of one job, the run-on entity, and the changes the block makes to them."""
+
+    devices: list[Device] = Field(default_factory=list)
+    device_groups: list[DeviceGroup] = Field(default_factory=list)
+    interfaces: list[Interface] = Field(default_factory=list)
+    run_on: str = "global"
+    entity_id: int | None = None
+
+    def model_post_init(self, __context: Any) -> None:
+        """Take the "before" snapshot the changes are measured against."""
+        self._before = self._snapshot()
+        self._create_options: dict[tuple[str, int], _CreateOptions] = {}
+
+    @classmethod
+    def from_wire(
+        cls, context: Mapping[str, Any], run_on: str = "global", entity_id: int | None = None
+    ) -> WorkflowContext:
+        """Build a context from the job's ``context`` JSON (camelCase or snake_case keys)."""
+        return cls.model_validate(
+            {
+                "devices": context.get("devices") or [],
+                "device_groups": context.get("deviceGroups") or context.get("device_groups") or [],
+                "interfaces": context.get("interfaces") or [],
+                "run_on": run_on,
+                "entity_id": entity_id,
+            }
+        )
+
+    # --- the run-on entity ----------------------------------------------------------------
+
+    @property
+    def device(self) -> Device:
+        """The device a ``runOn: device`` job targets."""
+        return self._run_on_entity("device", self.devices)
+
+    @property
+    def interface(self) -> Interface:
+        """The interface a ``runOn: interface`` job targets."""
+        return self._run_on_entity("interface", self.interfaces)
+
+    @property
+    def device_group(self) -> DeviceGroup:
+        """The device group a ``runOn: group`` job targets."""
+        return self._run_on_entity("group", self.device_groups)
+
+    def _run_on_entity(self, kind: str, entities: Sequence[E]) -> E:
+        if self.run_on != kind:
+            raise LookupError(f"this job runs on {self.run_on!r}, not on a {kind}")
+        if self.entity_id is None:
+            raise LookupError(f"the job runs on a {kind} but names no entityId")
+        for entity in entities:
+            if entity.id == self.entity_id:
+                return entity
+        raise LookupError(f"{kind} {self.entity_id} (the job's entityId) is not in the job context")
+
+    def validate_run_on(self) -> None:
+        """Fail early when a device/interface/group job does not name an entity of its context."""
+        kinds = {"device": self.devices, "interface": self.interfaces, "group": self.device_groups}
+        if self.run_on in kinds:
+            self._run_on_entity(self.run_on, kinds[self.run_on])
+
+    # --- creation helpers -------------------------------------------------------------------
+
+    def create_device(self, *, skip_if_identifier_exists: bool = True, **attributes: Any) -> Device:
+        """Add a new device (temporary id); the engine matches an existing twin on hostname/ip."""
+        device = Device(id=new_temporary_id(), **attributes)
+        return self._add(device, self.devices, "device", ["hostname", "ip"], skip_if_identifier_exists)
+
+    def create_interface(self, *, skip_if_identifier_exists: bool = True, **attributes: Any) -> Interface:
+        """Add a new interface (temporary id); the engine matches an existing twin on name."""
+        interface = Interface(id=new_temporary_id(), **attributes)
+        return self._add(interface, self.interfaces, "interface", ["name"], skip_if_identifier_exists)
+
+    def create_device_group(
+        self, *, skip_if_identifier_exists: bool = True, **attributes: Any
+    ) -> DeviceGroup:
+        """Add a new device group (temporary id); the engine matches an existing twin on name."""
+        group = DeviceGroup(id=new_temporary_id(), **attributes)
+        return self._add(group, self.device_groups, "group", ["name"], skip_if_identifier_exists)
+
+    def _add(self, entity: E, entities: list[E], kind: str, identifiers: list[str], skip: bool) -> E:
+        entities.append(entity)
+        self._create_options[(kind, entity.id)] = _CreateOptions(
+            identifier_fields=identifiers, skip_if_identifier_exists=skip
+        )
+        return entity
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def _snapshot(self) -> dict[EntityKind, dict[int, dict[str, Any]]]:
+        return {
+            "device": {d.id: d.model_dump(mode="json") for d in self.devices},
+            "interface": {i.id: i.model_dump(mode="json") for i in self.interfaces},
+            "group": {g.id: g.model_dump(mode="json") for g in self.device_groups},
+        }
+
+    def db_updates(self) -> DbUpdates:
+        """The changes made since the context was built, as the engine's ``dbUpdates``."""
+        after = self._snapshot()
+        updates: list[DbUpdate] = []
+        for kind in ("device", "interface", "group"):
+            updates.extend(self._diff(kind, self._before[kind], after[kind]))
+        return DbUpdates(updates=updates)
+
+    def _diff(
+        self, kind: EntityKind, before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]]
+    ) -> list[DbUpdate]:
+        creates: list[DbUpdate] = []
+        for entity_id in after.keys() - before.keys():
+            options = self._create_options.get((kind, entity_id), _CreateOptions())
+            creates.append(
+                EntityCreate(
+                    entity=kind,
+                    id=entity_id,
+                    data=after[entity_id],
+                    identifier_fields=options.identifier_fields,
+                    skip_if_identifier_exists=options.skip_if_identifier_exists,
+                )
+            )
+        deletes: list[DbUpdate] = [
+            EntityDelete(entity=kind, id=entity_id) for entity_id in before.keys() - after.keys()
+        ]
+        patches: list[DbUpdate] = []
+        for entity_id in sorted(before.keys() & after.keys()):
+            old, new = before[entity_id], after[entity_id]
+            for attribute in sorted(new.keys() - EXCLUDED_ATTRIBUTES):
+                if old.get(attribute) != new[attribute]:
+                    patches.append(
+                        EntityPatch(entity=kind, id=entity_id, path=attribute, value=new[attribute])
+                    )
+        return creates + deletes + patches

@@ -1,0 +1,331 @@
+"""The engine's wire format: every body sent to or received from the blackboard, in one place.
+
+Field names are camelCase on the wire (aliases) and snake_case in Python. Outgoing bodies leave
+unset optional fields out (``to_wire``), as the vendor client does; incoming bodies ignore unknown
+fields and treat ``null`` like absent, because newer engines add fields. The JSON Schemas in
+``tests/schemas/`` (copied from the protocol) are checked against these models by the contract tests.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
+
+#: The contract this worker implements, sent in the version compatibility check.
+CONTRACT_LIBRARY = "neops_workflow_engine_client"
+CONTRACT_VERSION = "0.42.1"
+
+JobType = Literal["acquire", "execute", "rollback"]
+RunOn = Literal["global", "device", "interface", "group", "client"]
+FbType = Literal["configure", "facts", "check", "execute", "none"]
+ResultStatus = Literal["success", "failed"]
+EntityKind = Literal["global", "device", "interface", "group", "client"]
+WorkerState = Literal["online", "unreachable", "offline"]
+JobStatus = Literal["pending", "polled", "pushed"]
+JobResultStatus = Literal["success", "success-ack", "failed", "failed-ack"]
+
+#: ``package/name:major.minor.patch`` as client 0.42.1 checks it (no ``/``, ``:`` or ``-`` in the parts).
+FB_ID_PATTERN = re.compile(r"^([^\/:-]+)\/([^\/:-]+):(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
+#: What package and name may contain so that the string form is valid.
+FB_PART_PATTERN = re.compile(r"^[^\/:-]+$")
+
+
+class WireModel(BaseModel):
+    """Base of every DTO: camelCase aliases, unknown fields ignored, Python names accepted too."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body: camelCase, unset optional fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+class Versionable(WireModel):
+    """A function block's identity in object form (``VersionableDto``)."""
+
+    package: str
+    name: str
+    major_version: int
+    minor_version: int
+    patch_version: int
+
+    @property
+    def fb_id(self) -> str:
+        """The string form ``package/name:major.minor.patch``."""
+        return f"{self.package}/{self.name}:{self.major_version}.{self.minor_version}.{self.patch_version}"
+
+
+def parse_fb_id(fb_id: str) -> tuple[str, str, tuple[int, int, int]] | None:
+    """Split ``package/name:1.2.3`` into its parts (missing minor/patch count as 0); None if malformed."""
+    match = FB_ID_PATTERN.match(fb_id.strip())
+    if match is None:
+        return None
+    package, name, major, minor, patch = match.groups()
+    return package, name, (int(major), int(minor or 0), int(patch or 0))
+
+
+# --- worker registration, heartbeat --------------------------------------------------------
+
+
+class RegisterWorker(WireModel):
+    """``POST /workers/register`` request (``RegisterWorkerDto``)."""
+
+    version: str
+    name: str | None = None
+    ip_address: str | None = None
+
+
+class WorkerRegistration(WireModel):
+    """``POST /workers/register`` response and ``GET /workers/{uuid}`` (``WorkerRegistrationResponseDto``)."""
+
+    uuid: str
+    version: str
+    name: str | None = None
+    ip_address: str | None = None
+    state: WorkerState
+    last_ping_at: str
+    created_at: str
+    updated_at: str
+    deleted_at: str | None = None
+
+
+# --- function-block registration -----------------------------------------------------------
+
+
+class RegisterFunctionBlock(Versionable):
+    """``POST /function-blocks/register`` request (``RegisterFunctionBlockDto``)."""
+
+    worker_id: str | None = None
+    description: str
+    run_on: RunOn | None = None
+    fb_type: FbType
+    markdown_help_text: str | None = None
+    deprecated: bool | None = None
+    parameter_json_schema: dict[str, Any]
+    result_data_json_schema: dict[str, Any]
+    is_idempotent: bool | None = None
+    is_pure: bool | None = None
+    #: Only known to engines of client 0.43+; left out (None) unless the worker is told to send it.
+    reversible: bool | None = None
+
+    def identity(self) -> Versionable:
+        """The block's ``VersionableDto``."""
+        return Versionable(
+            package=self.package,
+            name=self.name,
+            major_version=self.major_version,
+            minor_version=self.minor_version,
+            patch_version=self.patch_version,
+        )
+
+
+# --- version ----------------------------------------------------------------------------
+
+
+class VersionCompatibilityRequest(WireModel):
+    """``POST /version/compatibility`` request."""
+
+    version: str
+    library: str
+
+
+class VersionCompatibility(WireModel):
+    """``POST /version/compatibility`` response."""
+
+    compatible: bool
+    deprecated: bool
+    version: str
+    checked_library: str
+    checked_version: str
+
+
+class VersionResponse(WireModel):
+    """``GET /version`` response."""
+
+    version: str
+
+
+class HealthResponse(WireModel):
+    """``GET /health`` response."""
+
+    healthy: bool | None = None
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+
+class JobPoll(WireModel):
+    """``POST /blackboard/job`` request (``JobPollDto``)."""
+
+    function_block_ids: list[Versionable]
+    limit: int | None = Field(default=None, ge=1)
+    worker_id: str
+
+
+class JobContextWire(WireModel):
+    """``JobExecutionContextDto``: the three entity lists, kept as plain JSON objects.
+
+    The authoring API turns them into typed entities; keeping them raw here means one malformed
+    entity fails one job (with a result), never the poll that carried it.
+    """
+
+    devices: list[dict[str, Any]] = Field(default_factory=list)
+    device_groups: list[dict[str, Any]] = Field(default_factory=list)
+    interfaces: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class JobDefinition(WireModel):
+    """One claimed job (``JobDefinitionDto``), an element of the poll answer."""
+
+    function_block_id: str
+    job_id: str
+    step_label: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    context: JobContextWire = Field(default_factory=JobContextWire)
+    type: str
+    run_on: str | None = None
+    entity_id: int | None = None
+
+
+class EntityCreate(WireModel):
+    """A ``create`` entry of ``dbUpdates`` (``EntityCreateDto``)."""
+
+    operation: Literal["create"] = "create"
+    entity: EntityKind
+    id: int = Field(ge=1)
+    data: dict[str, Any]
+    identifier_fields: list[str] | None = None
+    skip_if_identifier_exists: bool = False
+
+
+class EntityPatch(WireModel):
+    """A ``patch`` entry of ``dbUpdates`` (``EntityPatchDto``); ``value`` is nullable and always sent."""
+
+    operation: Literal["patch"] = "patch"
+    entity: EntityKind
+    id: int = Field(ge=1)
+    path: str
+    value: Any = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """Like every DTO, but ``value: null`` is meaningful (the attribute was cleared) and stays."""
+        body = super().to_wire()
+        body["value"] = self.model_dump(mode="json")["value"]
+        return body
+
+
+class EntityDelete(WireModel):
+    """A ``delete`` entry of ``dbUpdates`` (``EntityDeleteDto``)."""
+
+    operation: Literal["delete"] = "delete"
+    entity: EntityKind
+    id: int = Field(ge=1)
+
+
+DbUpdate = Annotated[EntityCreate | EntityPatch | EntityDelete, Field(discriminator="operation")]
+
+
+class DbUpdates(WireModel):
+    """``JobExecutionResultDbUpdatesDto``: the inventory changes of a successful execute job."""
+
+    updates: list[DbUpdate] = Field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        """Each entry serialised by its own rules (a patch keeps ``value: null``)."""
+        return {"updates": [update.to_wire() for update in self.updates]}
+
+
+class AcquireByElasticQuery(WireModel):
+    """An ``elastic`` acquire (``EntityAcquireByElasticQuery``)."""
+
+    type: Literal["elastic"] = "elastic"
+    assert_not_empty: bool
+    entity: EntityKind
+    description: str | None = None
+    query: str
+    limit: int | None = None
+
+
+class AcquireFromContext(WireModel):
+    """A ``context`` acquire (``EntityAcquireContext``)."""
+
+    type: Literal["context"] = "context"
+    assert_not_empty: bool
+    entity: EntityKind
+    description: str | None = None
+    filter: str
+
+
+#: The only two acquire shapes a job result may carry (expansion and reference are rejected).
+Acquire = Annotated[AcquireByElasticQuery | AcquireFromContext, Field(discriminator="type")]
+
+
+class JobExecutionResult(WireModel):
+    """``JobExecutionResultDto``: outcome, message, data and inventory changes."""
+
+    success: bool
+    message: str | None = None
+    data: dict[str, Any] | None = None
+    db_updates: DbUpdates | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """Nested ``dbUpdates`` keep their own serialisation rules."""
+        body = super().to_wire()
+        if self.db_updates is not None and self.db_updates.updates:
+            body["dbUpdates"] = self.db_updates.to_wire()
+        else:
+            body.pop("dbUpdates", None)
+        return body
+
+
+class JobResult(WireModel):
+    """``POST /blackboard/job/result`` request (``JobResultDto``)."""
+
+    job_execution_id: str
+    status: ResultStatus
+    result: JobExecutionResult
+    acquires: list[Acquire] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The body; an empty acquire list is left out, as the vendor worker does."""
+        body = super().to_wire()
+        body["result"] = self.result.to_wire()
+        if not self.acquires:
+            body.pop("acquires", None)
+        return body
+
+
+class JobLog(WireModel):
+    """``POST /blackboard/job/log`` request (``JobLogDto``)."""
+
+    workflow_id: str
+    job_id: str
+    function_block_id: str
+    log_entry: str
+    log_level: str
+    timestamp: str
+
+
+class JobShowResult(WireModel):
+    """An element of the job listings (``JobShowResultDto``)."""
+
+    function_block_id: str
+    job_id: str
+    step_label: str | None = None
+    status: JobStatus | None = None
+    type: JobType
+    result_status: JobResultStatus | None = None
+    worker_id: str | None = None
+    worker_name: str | None = None
+    worker_deleted: bool = False
+
+
+JobDefinitionList = TypeAdapter(list[dict[str, Any]])
+WorkerRegistrationList = TypeAdapter(list[WorkerRegistration])
+JobShowResultList = TypeAdapter(list[JobShowResult])
