@@ -123,9 +123,12 @@ class WorkflowContext(BaseModel):
 
     def validate_run_on(self) -> None:
         """Fail early when a device/interface/group job does not name an entity of its context."""
-        kinds = {"device": self.devices, "interface": self.interfaces, "group": self.device_groups}
-        if self.run_on in kinds:
-            self._run_on_entity(self.run_on, kinds[self.run_on])
+        if self.run_on == "device":
+            self._run_on_entity("device", self.devices)
+        elif self.run_on == "interface":
+            self._run_on_entity("interface", self.interfaces)
+        elif self.run_on == "group":
+            self._run_on_entity("group", self.device_groups)
 
     # --- creation helpers -------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""``Registration`` and ``@register_function_block``: a block's identity and metadata, checked when declared."""
+"""``Registration`` and ``@register_function_block``: a block's identity and metadata, checked at once."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class Registration(BaseModel):
                 continue
             try:
                 cls.model_json_schema()
-            except Exception as exc:  # noqa: BLE001 - any failure makes the schema unusable
+            except Exception as exc:
                 found.append(f"{label} {cls.__name__} has no JSON Schema: {type(exc).__name__}: {exc}")
         return found
 
@@ -120,7 +120,9 @@ def register_function_block(registration: Registration) -> Callable[[BlockClass]
     def decorate(cls: BlockClass) -> BlockClass:
         where = f"{cls.__module__}.{cls.__qualname__}"
         if not (isinstance(cls, type) and issubclass(cls, FunctionBlock)):
-            raise FunctionBlockDefinitionError(where, ["@register_function_block decorates FunctionBlock classes"])
+            raise FunctionBlockDefinitionError(
+                where, ["@register_function_block decorates FunctionBlock classes"]
+            )
         param_cls, result_cls = infer_models(cls)
         complete = registration.model_copy(
             update={

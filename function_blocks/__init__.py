@@ -1,0 +1,1 @@
+"""Example function blocks bundled with neops_worker."""

@@ -1,0 +1,159 @@
+"""The ``neops_worker`` command: thin typer commands that parse, call and render.
+
+``neops_worker`` alone starts the worker; ``neops_worker run`` is the same with options. The run
+options are generated from the settings model, so each setting is defined once (in ``settings``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
+
+from neops_worker import __version__
+from neops_worker.errors import EXIT_USAGE, ConfigurationError
+from neops_worker.settings import Settings, env_name, load_settings
+
+app = typer.Typer(
+    name="neops_worker",
+    help=(
+        "Worker daemon of the neops 2.0 workflow engine. Loads function blocks from DIR_FUNCTION_BLOCKS, "
+        "registers them with the engine at URL_BLACKBOARD, and runs the jobs it claims, one at a time.\n\n"
+        "Without a command it starts the worker with settings from the environment and .env "
+        "(see 'neops_worker run --help' for every setting)."
+    ),
+    add_completion=False,
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+def fail_usage(message: str) -> typer.Exit:
+    """Print one ``error:`` line and return the exit for bad input (code 2)."""
+    typer.echo(f"neops_worker: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def settings_or_exit(overrides: dict[str, Any] | None = None) -> Settings:
+    """Load the settings, or exit 2 with one line naming the bad variable."""
+    try:
+        return load_settings(overrides)
+    except ConfigurationError as exc:
+        raise fail_usage(f"configuration: {exc}") from None
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"neops_worker {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    version: typing.Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Start the worker when no command is given."""
+    if ctx.invoked_subcommand is None:
+        _start({})
+
+
+def _start(overrides: dict[str, Any]) -> None:
+    from neops_worker.runtime import run_worker
+
+    raise typer.Exit(run_worker(settings_or_exit(overrides)))
+
+
+# --- `run`: one option per setting, generated from the settings model ---------------------------
+
+
+def _option_type(field: FieldInfo) -> type:
+    annotation = field.annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    base = (
+        args[0] if args and typing.get_origin(annotation) in (typing.Union, types.UnionType) else annotation
+    )
+    if base in (bool, int, float):
+        return typing.cast(type, base)
+    return str
+
+
+def _default_text(name: str, field: FieldInfo) -> str:
+    if field.annotation is not None and SecretStr in typing.get_args(field.annotation):
+        return " (default: unset"
+    default = field.default
+    if default is None:
+        return " (default: unset"
+    if isinstance(default, list):
+        default = ",".join(default)
+    return f" (default: {default}"
+
+
+def _run_parameters() -> list[inspect.Parameter]:
+    params = []
+    for name, field in Settings.model_fields.items():
+        kind = _option_type(field)
+        flag = "--" + name.replace("_", "-")
+        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+        help_text = f"{field.description or ''}{_default_text(name, field)}; env {env_name(name)})"
+        option = typer.Option(None, *decls, help=help_text, show_default=False)
+        params.append(
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind | None)
+        )
+    return params
+
+
+def _make_run() -> Callable[..., None]:
+    def run(**overrides: Any) -> None:
+        """Start the worker. Options override the environment and .env; unset options leave them alone."""
+        _start(overrides)
+
+    run.__signature__ = inspect.Signature(_run_parameters())  # type: ignore[attr-defined]
+    return run
+
+
+app.command("run", help=_make_run().__doc__)(_make_run())
+
+
+# --- other command groups register themselves here ---------------------------------------------
+
+
+def _register_command_modules() -> None:
+    """Commands owned by other modules (blocks tooling, local engine, health probe)."""
+    from importlib import import_module
+
+    for module_name in COMMAND_MODULES:
+        module = import_module(module_name)
+        module.register(app)
+
+
+#: Modules exposing ``register(app: typer.Typer) -> None``.
+COMMAND_MODULES: list[str] = []
+
+_register_command_modules()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["Path", "app", "fail_usage", "main", "settings_or_exit"]

@@ -1,0 +1,173 @@
+"""Discovery: directories -> the function blocks declared in them, with provenance and problems.
+
+Every ``.py`` file below a directory is imported under a fully qualified module name rooted at
+the directory's own name (``function_blocks/net/show.py`` -> ``function_blocks.net.show``), so
+blocks can import their sibling modules and two directories with same-named subpackages do not
+collide (a second root of the same name gets a ``__2`` suffix). Dot-directories, ``__pycache__``,
+``test``/``tests`` directories, ``test_*.py`` and ``conftest.py`` are skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+import traceback
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neops_worker.blocks.base import FunctionBlock
+from neops_worker.blocks.registration import Registration
+
+SKIPPED_DIRS = frozenset({"__pycache__", "test", "tests", "node_modules"})
+
+
+@dataclass(frozen=True)
+class DiscoveredBlock:
+    """A block class with its registration and where it was declared."""
+
+    cls: type[FunctionBlock[Any, Any]]
+    registration: Registration
+    module: str
+    file: Path
+    line: int | None = None
+
+    @property
+    def fb_id(self) -> str:
+        """The block's string id."""
+        return self.registration.fb_id
+
+    @property
+    def where(self) -> str:
+        """``file:line`` of the declaration."""
+        return f"{self.file}:{self.line}" if self.line else str(self.file)
+
+
+@dataclass(frozen=True)
+class DiscoveryProblem:
+    """A file that could not be loaded, or a directory that could not be read."""
+
+    path: Path
+    message: str
+    line: int | None = None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class DiscoveryReport:
+    """What discovery found: blocks in import order, and every problem met on the way."""
+
+    blocks: list[DiscoveredBlock] = field(default_factory=list)
+    problems: list[DiscoveryProblem] = field(default_factory=list)
+    modules: int = 0
+
+
+def discover(directories: list[str] | list[Path]) -> DiscoveryReport:
+    """Import every block module below ``directories`` and collect the declared blocks."""
+    report = DiscoveryReport()
+    for directory in directories:
+        root = Path(directory).expanduser().resolve()
+        if not root.is_dir():
+            report.problems.append(DiscoveryProblem(Path(directory), "is not a readable directory"))
+            continue
+        package = _mount_root(root)
+        for file in _module_files(root, report):
+            module_name = ".".join([package, *file.relative_to(root).with_suffix("").parts])
+            module_name = module_name.removesuffix(".__init__")
+            _load(module_name, file, report)
+    return report
+
+
+def _module_files(root: Path, report: DiscoveryReport) -> list[Path]:
+    files: list[Path] = []
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        report.problems.append(DiscoveryProblem(root, f"cannot be read: {exc.strerror or exc}"))
+        return files
+    for entry in entries:
+        if entry.name.startswith(".") or entry.name in SKIPPED_DIRS:
+            continue
+        if entry.is_dir():
+            files.extend(_module_files(entry, report))
+        elif entry.suffix == ".py" and not _is_test_file(entry.name):
+            files.append(entry)
+    return files
+
+
+def _is_test_file(name: str) -> bool:
+    return name.startswith("test_") or name == "conftest.py" or name.endswith("_test.py")
+
+
+def _mount_root(root: Path) -> str:
+    """Register ``root`` as a package under its own (sanitised, collision-free) name."""
+    base = re.sub(r"\W", "_", root.name) or "function_blocks"
+    if base[0].isdigit():
+        base = f"_{base}"
+    name, suffix = base, 1
+    while name in sys.modules and _root_of(sys.modules[name]) != root:
+        suffix += 1
+        name = f"{base}__{suffix}"
+    if name not in sys.modules:
+        init = root / "__init__.py"
+        if init.is_file():
+            spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(root)])
+            assert spec is not None
+            assert spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        else:
+            module = types.ModuleType(name)
+            module.__path__ = [str(root)]
+            sys.modules[name] = module
+    return name
+
+
+def _root_of(module: types.ModuleType) -> Path | None:
+    paths = list(getattr(module, "__path__", []) or [])
+    return Path(paths[0]).resolve() if paths else None
+
+
+def _load(module_name: str, file: Path, report: DiscoveryReport) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        report.problems.append(_import_problem(file, exc))
+        return
+    report.modules += 1
+    report.blocks.extend(_blocks_in(module, file))
+
+
+def _import_problem(file: Path, exc: BaseException) -> DiscoveryProblem:
+    line = None
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        line = exc.lineno
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == file]
+        line = frames[-1].lineno if frames else None
+    detail = "".join(traceback.format_exception(exc))
+    return DiscoveryProblem(file, f"failed to import: {type(exc).__name__}: {exc}", line, detail)
+
+
+def _blocks_in(module: types.ModuleType, file: Path) -> list[DiscoveredBlock]:
+    found = []
+    for value in vars(module).values():
+        if (
+            inspect.isclass(value)
+            and value.__module__ == module.__name__
+            and "registration" in value.__dict__
+            and issubclass(value, FunctionBlock)
+        ):
+            registration: Registration = value.__dict__["registration"]
+            line = registration.source[1] if registration.source else None
+            found.append(DiscoveredBlock(value, registration, module.__name__, file, line))
+    return found

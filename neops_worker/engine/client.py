@@ -1,0 +1,211 @@
+"""The engine client: one method per contract endpoint, over httpx, with no retries of its own.
+
+Every answer is mapped once, here: any 2xx is success (the engine may answer 200 or 201, with or
+without a body); 408, 429, 5xx, timeouts and connection errors raise ``EngineUnavailable``; any
+other status raises ``EngineRejected`` carrying the engine's message. Retrying is the caller's
+decision (``engine.retry``), because whether a call may be repeated depends on the endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable
+from neops_worker.wire import (
+    CONTRACT_LIBRARY,
+    CONTRACT_VERSION,
+    JobLog,
+    JobPoll,
+    JobResult,
+    RegisterFunctionBlock,
+    RegisterWorker,
+    VersionCompatibility,
+    VersionCompatibilityRequest,
+    VersionResponse,
+    WireModel,
+    WorkerRegistration,
+)
+
+TRANSIENT_STATUSES = frozenset({408, 429})
+#: Failures that happen before a request reaches the engine: safe to repeat, even for a poll.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)
+
+
+def tls_verify(ca_bundle: Path | None) -> ssl.SSLContext | bool:
+    """Certificate verification: the system store by default, or a private CA bundle."""
+    if ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=str(ca_bundle))
+
+
+class EngineClient:
+    """Speaks the worker-facing contract of the blackboard API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        token: str | None = None,
+        verify: ssl.SSLContext | bool = True,
+        user_agent: str = "neops-worker",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"Accept": "application/json", "User-Agent": user_agent}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            headers=headers,
+            verify=verify,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    async def check_compatibility(self) -> VersionCompatibility:
+        """``POST /version/compatibility`` for the contract this worker implements."""
+        body = VersionCompatibilityRequest(version=CONTRACT_VERSION, library=CONTRACT_LIBRARY)
+        response = await self._send("version check", "POST", "/version/compatibility", body)
+        return VersionCompatibility.model_validate(_json(response, "version check"))
+
+    async def engine_version(self) -> str:
+        """``GET /version``: the engine's version string."""
+        response = await self._send("engine version", "GET", "/version")
+        return VersionResponse.model_validate(_json(response, "engine version")).version
+
+    async def register_worker(self, body: RegisterWorker) -> WorkerRegistration:
+        """``POST /workers/register``: a new worker record; its ``uuid`` names the worker from now on."""
+        response = await self._send("worker registration", "POST", "/workers/register", body)
+        return WorkerRegistration.model_validate(_json(response, "worker registration"))
+
+    async def ping(self, worker_id: str) -> None:
+        """``POST /workers/{uuid}/ping``: the heartbeat. A 404 (``EngineRejected``) means expired."""
+        await self._send("heartbeat", "POST", f"/workers/{worker_id}/ping")
+
+    async def unregister(self, worker_id: str) -> None:
+        """``POST /workers/{uuid}/unregister``; 404 (already gone) counts as success."""
+        try:
+            await self._send("unregister", "POST", f"/workers/{worker_id}/unregister")
+        except EngineRejected as exc:
+            if exc.status != 404:
+                raise
+
+    async def register_function_block(self, body: RegisterFunctionBlock) -> bool:
+        """``POST /function-blocks/register``; True if new, False if the engine already had it (409)."""
+        try:
+            await self._send(f"registration of {body.fb_id}", "POST", "/function-blocks/register", body)
+        except EngineRejected as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def poll(self, body: JobPoll) -> list[Any]:
+        """``POST /blackboard/job``: claims jobs. The raw entries are returned for per-job parsing."""
+        response = await self._send("poll", "POST", "/blackboard/job", body)
+        payload = _json(response, "poll") if response.content.strip() else []
+        if not isinstance(payload, list):
+            raise EngineRejected(
+                "poll", f"expected a JSON array, got {type(payload).__name__}", response.status_code
+            )
+        return payload
+
+    async def push_result(self, body: JobResult) -> bool:
+        """``POST /blackboard/job/result``; True if accepted, False if the engine already had one (409)."""
+        try:
+            await self._send(f"result of job {body.job_execution_id}", "POST", "/blackboard/job/result", body)
+        except EngineRejected as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def push_log(self, body: JobLog) -> None:
+        """``POST /blackboard/job/log``: one log line of a job (best effort, callers decide)."""
+        await self._send("job log", "POST", "/blackboard/job/log", body)
+
+    # --- transport ---------------------------------------------------------------------------
+
+    async def _send(
+        self, operation: str, method: str, path: str, body: WireModel | None = None
+    ) -> httpx.Response:
+        try:
+            if body is None:
+                response = await self._http.request(method, path)
+            else:
+                response = await self._http.request(method, path, json=body.to_wire())
+        except _NOT_SENT as exc:
+            raise EngineUnavailable(operation, _describe(exc), request_sent=False) from exc
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable(operation, _describe(exc)) from exc
+        _raise_for_status(operation, response)
+        return response
+
+
+def _raise_for_status(operation: str, response: httpx.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    text = response.text[:2000]
+    detail = f"HTTP {status}: {engine_message(text) or response.reason_phrase}"
+    if status in TRANSIENT_STATUSES or status >= 500:
+        raise EngineUnavailable(operation, detail, status, text, retry_after=_retry_after(response))
+    raise EngineRejected(operation, detail, status, text)
+
+
+def engine_message(text: str) -> str:
+    """The ``message`` of an engine error body (a string or a list of strings), else the raw text."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return text.strip()[:500]
+    if isinstance(payload, dict):
+        message = payload.get("message", payload.get("error", ""))
+        if isinstance(message, list):
+            return "; ".join(str(part) for part in message)
+        return str(message) if message else text.strip()[:500]
+    return text.strip()[:500]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    header = response.headers.get("Retry-After")
+    if header is not None:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            return None
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    value = payload.get("retryAfterSeconds") if isinstance(payload, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _json(response: httpx.Response, operation: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        snippet = response.text[:200]
+        raise EngineRejected(operation, f"answer is not JSON: {snippet!r}", response.status_code) from exc
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+__all__ = ["EngineClient", "EngineError", "engine_message", "tls_verify"]

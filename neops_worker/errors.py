@@ -1,0 +1,84 @@
+"""The exception tree, split by who must react, and the exit code each one maps to.
+
+::
+
+    NeopsWorkerError
+    ├── ConfigurationError      bad setting or command-line input: fix and restart (exit 2)
+    ├── DiscoveryError          function blocks cannot be loaded: fix the blocks (exit 1)
+    ├── IncompatibleEngineError the engine said it does not speak our contract (exit 1)
+    ├── ShutdownTimeoutError    the drain did not finish in time (exit 1)
+    └── EngineError             a call to the engine did not succeed
+        ├── EngineUnavailable   transient: connection, timeout, 408, 429, 5xx; retry
+        └── EngineRejected      permanent: any other 4xx; do not retry (carries status and body)
+
+Errors raised by a function block are not part of this tree: they become a failed job result.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class NeopsWorkerError(Exception):
+    """Base of every error the worker raises on purpose."""
+
+    exit_code = EXIT_FAILURE
+
+
+class ConfigurationError(NeopsWorkerError):
+    """A setting or command-line value is invalid; the message names the variable."""
+
+    exit_code = EXIT_USAGE
+
+
+class DiscoveryError(NeopsWorkerError):
+    """Function blocks cannot be loaded: import failures, duplicates, or none found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class IncompatibleEngineError(NeopsWorkerError):
+    """The engine answered the version check with ``compatible: false``."""
+
+
+class ShutdownTimeoutError(NeopsWorkerError):
+    """The job in hand did not finish within ``SHUTDOWN_TIMEOUT`` (or a second signal came)."""
+
+
+class EngineError(NeopsWorkerError):
+    """A call to the engine did not succeed."""
+
+    def __init__(self, operation: str, detail: str, status: int | None = None, body: str = "") -> None:
+        self.operation = operation
+        self.detail = detail
+        self.status = status
+        self.body = body
+        super().__init__(f"{operation}: {detail}")
+
+
+class EngineUnavailable(EngineError):
+    """A transient failure (connection error, timeout, 408, 429, 5xx): worth retrying."""
+
+    def __init__(
+        self,
+        operation: str,
+        detail: str,
+        status: int | None = None,
+        body: str = "",
+        *,
+        request_sent: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(operation, detail, status, body)
+        #: False only when the request certainly never reached the engine (connect failed).
+        self.request_sent = request_sent
+        #: The engine's ``Retry-After`` (or licence ``retryAfterSeconds``), when it gave one.
+        self.retry_after = retry_after
+
+
+class EngineRejected(EngineError):
+    """A permanent answer (a 4xx other than 408 and 429): retrying will not help."""

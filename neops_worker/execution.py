@@ -1,0 +1,308 @@
+"""Execute one job: claimed job in, job result out, whatever happens in between.
+
+Used by the worker, by ``neops_worker exec`` and by the testing kit, so a block behaves the same
+everywhere. Nothing between claim and result may escape as an exception: an unknown block, an
+unknown job type, invalid parameters or context, an exception in the block, a timeout, or a
+result that cannot be built all become a ``failed`` result whose message says why.
+
+Blocks run off the caller's event loop, each job in a thread of its own (an ``async def`` block
+gets a fresh event loop there), so a block that blocks cannot delay heartbeats or signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from neops_worker.blocks.base import (
+    FunctionBlockAcquireResult,
+    FunctionBlockParams,
+    FunctionBlockResult,
+    FunctionBlockRollbackResult,
+    result_data_dump,
+)
+from neops_worker.blocks.context import WorkflowContext
+from neops_worker.discovery import DiscoveredBlock
+from neops_worker.wire import DbUpdates, JobDefinition, JobExecutionResult, JobResult
+
+log = logging.getLogger("neops_worker.job")
+
+Outcome = Literal["success", "failed", "error", "timeout", "rejected"]
+JOB_TYPES = ("execute", "acquire", "rollback")
+
+
+class JobInputError(Exception):
+    """The job cannot be started: unknown block or type, invalid parameters or context."""
+
+
+class JobTimeoutError(Exception):
+    """The block ran longer than ``JOB_TIMEOUT``."""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """The result to push, with what the worker logs and counts about it."""
+
+    result: JobResult
+    outcome: Outcome
+    duration_s: float
+
+    @property
+    def db_updates(self) -> DbUpdates | None:
+        """The inventory changes carried by the result, if any."""
+        return self.result.result.db_updates
+
+
+BlockLookup = Callable[[str], DiscoveredBlock | None]
+
+
+async def execute_job(job: JobDefinition, lookup: BlockLookup, *, job_timeout: float = 0) -> JobOutcome:
+    """Run ``job`` to a result. Never raises (but for cancellation of the caller)."""
+    started = time.perf_counter()
+    try:
+        result, outcome = await _execute(job, lookup, job_timeout)
+    except JobInputError as exc:
+        log.error("Job %s rejected: %s", job.job_id, exc)
+        result, outcome = failed_result(job.job_id, str(exc)), "rejected"
+    except JobTimeoutError as exc:
+        log.error("Job %s timed out: %s", job.job_id, exc)
+        result, outcome = failed_result(job.job_id, str(exc)), "timeout"
+    except Exception as exc:
+        log.error("Job %s raised %s: %s", job.job_id, type(exc).__name__, exc, exc_info=exc)
+        result, outcome = failed_result(job.job_id, f"{type(exc).__name__}: {exc}"), "error"
+    return JobOutcome(result, outcome, time.perf_counter() - started)
+
+
+def failed_result(job_id: str, message: str) -> JobResult:
+    """A ``failed`` result with ``message`` and nothing else."""
+    return JobResult(
+        job_execution_id=job_id, status="failed", result=JobExecutionResult(success=False, message=message)
+    )
+
+
+async def _execute(job: JobDefinition, lookup: BlockLookup, job_timeout: float) -> tuple[JobResult, Outcome]:
+    block = lookup(job.function_block_id)
+    if block is None:
+        raise JobInputError(f"Function block {job.function_block_id} is not available on this worker")
+    if job.type not in JOB_TYPES:
+        raise JobInputError(f"Unknown job type {job.type!r} (expected one of {', '.join(JOB_TYPES)})")
+    instance = block.cls()
+    if job.type == "acquire":
+        params = parse_params_leniently(block, job.parameters)
+        acquired = await run_block(lambda: instance.acquire(params), job_timeout, job.job_id)
+        return _acquire_result(job, acquired)
+    params = parse_params(block, job.parameters)
+    context = build_context(job)
+    if job.type == "rollback":
+        rolled = await run_block(lambda: instance.rollback(params, context, None), job_timeout, job.job_id)
+        return _rollback_result(job, rolled)
+    ran = await run_block(lambda: instance.run(params, context), job_timeout, job.job_id)
+    return _execute_result(job, block, ran, context)
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """``field: problem`` for every error, the way an operator reads them."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "(root)"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def param_model(block: DiscoveredBlock) -> type[BaseModel]:
+    """The block's parameter model."""
+    return block.registration.param_cls or FunctionBlockParams
+
+
+def parse_params(block: DiscoveredBlock, parameters: dict[str, Any]) -> BaseModel:
+    """Validate an execute or rollback job's parameters strictly; unknown keys only warn."""
+    model = param_model(block)
+    try:
+        params = model.model_validate(parameters)
+    except ValidationError as exc:
+        raise JobInputError(f"Invalid parameters for {block.fb_id}: {describe_errors(exc)}") from None
+    unknown = sorted(set(parameters) - set(model.model_fields))
+    if unknown and model.model_config.get("extra") != "allow":
+        log.warning("Parameters the block does not declare were ignored: %s", ", ".join(unknown))
+    return params
+
+
+def parse_params_leniently(block: DiscoveredBlock, parameters: dict[str, Any]) -> BaseModel:
+    """An acquire job's parameters: unresolved (absent, null or invalid) fields become None."""
+    model = param_model(block)
+    try:
+        return model.model_validate(parameters)
+    except ValidationError as exc:
+        bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+    values = {k: v for k, v in parameters.items() if k in model.model_fields and k not in bad}
+    for name in model.model_fields:
+        values.setdefault(name, None)
+    params = model.model_construct(**values)
+    unresolved = frozenset(bad | {k for k, v in values.items() if v is None})
+    if isinstance(params, FunctionBlockParams):
+        params._unresolved = unresolved
+    return params
+
+
+def build_context(job: JobDefinition) -> WorkflowContext:
+    """The job's ``WorkflowContext``, checked to contain the run-on entity."""
+    try:
+        context = WorkflowContext.from_wire(
+            job.context.model_dump(by_alias=True), job.run_on or "global", job.entity_id
+        )
+    except ValidationError as exc:
+        raise JobInputError(f"Invalid job context: {describe_errors(exc)}") from None
+    try:
+        context.validate_run_on()
+    except LookupError as exc:
+        raise JobInputError(f"Invalid job context: {exc}") from None
+    return context
+
+
+# --- running off the loop -----------------------------------------------------------------
+
+
+class _BlockThread:
+    """One call of a block in a thread of its own; an async block gets its own event loop there."""
+
+    def __init__(self, call: Callable[[], Any], name: str) -> None:
+        self._call = call
+        self._name = name
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    async def run(self, timeout: float) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        context = contextvars.copy_context()
+        thread = threading.Thread(
+            target=context.run, args=(self._target, loop, future), name=self._name, daemon=True
+        )
+        thread.start()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout or None)
+        except TimeoutError:
+            self.cancel()
+            raise JobTimeoutError(f"Job exceeded JOB_TIMEOUT of {timeout:g} s and was abandoned") from None
+
+    def cancel(self) -> None:
+        """Cancel an async block's task; a sync block cannot be stopped and is left to finish."""
+        loop, task = self._thread_loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+        else:
+            log.warning(
+                "The timed-out block runs synchronously and cannot be stopped; its thread is abandoned"
+            )
+
+    def _target(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        try:
+            value = self._call()
+            if inspect.isawaitable(value):
+                value = asyncio.run(self._await(value))
+        except BaseException as exc:
+            _deliver(loop, future, None, exc)
+        else:
+            _deliver(loop, future, value, None)
+
+    async def _await(self, awaitable: Any) -> Any:
+        self._thread_loop = asyncio.get_running_loop()
+        self._task = asyncio.ensure_future(awaitable)
+        return await self._task
+
+
+def _deliver(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], value: Any, exc: BaseException | None
+) -> None:
+    def settle() -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+
+    # If the worker's loop is gone (the job was abandoned at shutdown), nobody waits any more.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(settle)
+
+
+async def run_block(call: Callable[[], Any], timeout: float, job_id: str) -> Any:
+    """Run a block entry point (sync or async) off the event loop, within ``timeout`` (0 = none)."""
+    return await _BlockThread(call, f"job-{job_id}").run(timeout)
+
+
+def run_coroutine(factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run an ``async`` helper to completion from synchronous code (used by the testing kit)."""
+    return asyncio.run(factory())
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+def _message(value: Any, success: bool) -> str:
+    message = getattr(value, "message", "") or ""
+    return message or ("Function block succeeded" if success else "Function block failed")
+
+
+def _execute_result(
+    job: JobDefinition, block: DiscoveredBlock, value: Any, context: WorkflowContext
+) -> tuple[JobResult, Outcome]:
+    if not isinstance(value, FunctionBlockResult):
+        raise TypeError(f"run() returned {type(value).__name__}, expected FunctionBlockResult")
+    data = _checked_data(block, value.data)
+    updates = context.db_updates() if value.success else None
+    result = JobExecutionResult(
+        success=value.success,
+        message=_message(value, value.success),
+        data=data,
+        db_updates=updates if updates and updates.updates else None,
+    )
+    return _wrap(job, result), "success" if value.success else "failed"
+
+
+def _checked_data(block: DiscoveredBlock, data: Any) -> dict[str, Any] | None:
+    dumped = result_data_dump(data)
+    result_cls = block.registration.result_cls
+    if dumped is None or result_cls is None:
+        return dumped
+    try:
+        return result_cls.model_validate(dumped).model_dump(mode="json")
+    except ValidationError as exc:
+        raise TypeError(f"result data does not match {result_cls.__name__}: {describe_errors(exc)}") from None
+
+
+def _acquire_result(job: JobDefinition, value: Any) -> tuple[JobResult, Outcome]:
+    if not isinstance(value, FunctionBlockAcquireResult):
+        raise TypeError(f"acquire() returned {type(value).__name__}, expected FunctionBlockAcquireResult")
+    result = JobExecutionResult(success=value.success, message=_message(value, value.success))
+    wrapped = _wrap(job, result)
+    if value.success and value.acquires:
+        wrapped = wrapped.model_copy(update={"acquires": list(value.acquires)})
+    return wrapped, "success" if value.success else "failed"
+
+
+def _rollback_result(job: JobDefinition, value: Any) -> tuple[JobResult, Outcome]:
+    if not isinstance(value, FunctionBlockRollbackResult):
+        raise TypeError(f"rollback() returned {type(value).__name__}, expected FunctionBlockRollbackResult")
+    result = JobExecutionResult(success=value.success, message=_message(value, value.success))
+    return _wrap(job, result), "success" if value.success else "failed"
+
+
+def _wrap(job: JobDefinition, result: JobExecutionResult) -> JobResult:
+    return JobResult(
+        job_execution_id=job.job_id, status="success" if result.success else "failed", result=result
+    )

@@ -1,0 +1,102 @@
+"""The registry: function-block id -> block, the duplicate check, and the registration bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from neops_worker.discovery import DiscoveredBlock, DiscoveryReport
+from neops_worker.errors import DiscoveryError
+from neops_worker.wire import RegisterFunctionBlock, Versionable, parse_fb_id
+
+BlockKey = tuple[str, str, tuple[int, int, int]]
+
+
+def duplicate_problems(blocks: list[DiscoveredBlock]) -> list[str]:
+    """One line per id declared twice, naming both places."""
+    seen: dict[str, DiscoveredBlock] = {}
+    problems = []
+    for block in blocks:
+        first = seen.setdefault(block.fb_id, block)
+        if first is not block:
+            problems.append(
+                f"function block {block.fb_id} is declared twice: in {first.where} and in {block.where}"
+            )
+    return problems
+
+
+class Registry:
+    """The blocks this worker serves, looked up by the ``functionBlockId`` jobs carry."""
+
+    def __init__(self, blocks: list[DiscoveredBlock]) -> None:
+        problems = duplicate_problems(blocks)
+        if problems:
+            raise DiscoveryError(problems)
+        self._blocks = list(blocks)
+        self._by_key: dict[BlockKey, DiscoveredBlock] = {
+            (b.registration.package, b.registration.name, b.registration.version): b for b in blocks
+        }
+
+    @classmethod
+    def from_report(cls, report: DiscoveryReport, skip_broken: bool = False) -> Registry:
+        """The registry of a discovery run; import problems are fatal unless ``skip_broken``."""
+        if report.problems and not skip_broken:
+            raise DiscoveryError([str(problem) for problem in report.problems])
+        if not report.blocks:
+            raise DiscoveryError(["no function blocks found (check DIR_FUNCTION_BLOCKS)"])
+        return cls(report.blocks)
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def __iter__(self) -> Iterator[DiscoveredBlock]:
+        return iter(self._blocks)
+
+    def get(self, fb_id: str) -> DiscoveredBlock | None:
+        """The block a job names; the id is parsed and its version compared numerically."""
+        parts = parse_fb_id(fb_id)
+        return self._by_key.get(parts) if parts else None
+
+    def find(self, reference: str) -> list[DiscoveredBlock]:
+        """Blocks matching a full id, ``package/name`` or a bare name (for operator commands)."""
+        exact = self.get(reference)
+        if exact is not None:
+            return [exact]
+        return [
+            b
+            for b in self._blocks
+            if reference in (b.registration.name, f"{b.registration.package}/{b.registration.name}")
+        ]
+
+    def identities(self) -> list[Versionable]:
+        """The ``functionBlockIds`` of a poll."""
+        return [registration_body(b, None, send_reversible=False).identity() for b in self._blocks]
+
+    def registration_bodies(self, worker_id: str, send_reversible: bool) -> list[RegisterFunctionBlock]:
+        """One ``RegisterFunctionBlockDto`` per block, tied to ``worker_id``."""
+        return [registration_body(b, worker_id, send_reversible) for b in self._blocks]
+
+
+def registration_body(
+    block: DiscoveredBlock, worker_id: str | None, send_reversible: bool
+) -> RegisterFunctionBlock:
+    """The registration request of one block, exactly as sent to the engine."""
+    reg = block.registration
+    major, minor, patch = reg.version
+    return RegisterFunctionBlock(
+        package=reg.package,
+        name=reg.name,
+        major_version=major,
+        minor_version=minor,
+        patch_version=patch,
+        worker_id=worker_id,
+        description=reg.description,
+        run_on=reg.run_on,
+        fb_type=reg.fb_type,
+        markdown_help_text=reg.markdown_helptext or "No helptext provided",
+        deprecated=reg.deprecated,
+        parameter_json_schema=reg.parameter_json_schema(),
+        result_data_json_schema=reg.result_data_json_schema(),
+        is_idempotent=reg.is_idempotent,
+        is_pure=reg.is_pure,
+        reversible=reg.reversible if send_reversible else None,
+    )

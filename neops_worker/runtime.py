@@ -1,0 +1,104 @@
+"""The composition root: settings -> logging -> discovery -> client -> Worker; signals; exit codes.
+
+Only this module touches the process: it installs signal handlers (restoring them afterwards),
+starts the event loop and maps errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+
+from neops_worker import __version__
+from neops_worker.discovery import discover
+from neops_worker.engine.client import EngineClient, tls_verify
+from neops_worker.errors import EXIT_FAILURE, EXIT_OK, NeopsWorkerError
+from neops_worker.observability import setup_logging
+from neops_worker.registry import Registry
+from neops_worker.settings import Settings
+from neops_worker.worker.events import Observers, WorkerObserver
+from neops_worker.worker.lifecycle import Worker
+
+log = logging.getLogger("neops_worker")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def run_worker(settings: Settings) -> int:
+    """Run the worker daemon until it is stopped; returns the process exit code."""
+    setup_logging(settings.log_level, settings.log_format)
+    log.debug("Effective configuration: %s", settings.public_view())
+    try:
+        registry = load_registry(settings)
+        return asyncio.run(_serve(settings, registry))
+    except NeopsWorkerError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+
+
+def load_registry(settings: Settings) -> Registry:
+    """Discover the blocks of ``DIR_FUNCTION_BLOCKS``; broken modules are fatal unless skipped."""
+    report = discover(settings.dir_function_blocks)
+    for problem in report.problems:
+        level = logging.WARNING if settings.skip_broken_modules else logging.ERROR
+        log.log(level, "Function block module problem: %s", problem)
+        if problem.detail:
+            log.debug("%s", problem.detail)
+    return Registry.from_report(report, skip_broken=settings.skip_broken_modules)
+
+
+def make_client(settings: Settings) -> EngineClient:
+    """The engine client as configured (base URL, timeout, TLS, bearer token)."""
+    token = settings.blackboard_token.get_secret_value() if settings.blackboard_token else None
+    return EngineClient(
+        settings.base_url,
+        timeout=settings.api_request_timeout,
+        token=token,
+        verify=tls_verify(settings.blackboard_ca_bundle),
+        user_agent=f"neops-worker/{__version__}",
+    )
+
+
+async def _serve(settings: Settings, registry: Registry) -> int:
+    client = make_client(settings)
+    observers = Observers(extra_observers(settings))
+    worker = Worker(settings, client, registry, version=__version__, observers=observers)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(_signals(worker.request_stop))
+            for extension in extensions(settings, worker):
+                await stack.enter_async_context(extension)
+            await worker.serve()
+    except NeopsWorkerError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    finally:
+        await client.aclose()
+    log.info("Worker stopped")
+    return EXIT_OK if worker.current_job is None else EXIT_FAILURE
+
+
+def extra_observers(settings: Settings) -> list[WorkerObserver]:
+    """Observers chosen by the settings (metrics, service manager notifications)."""
+    return []
+
+
+def extensions(settings: Settings, worker: Worker) -> list[contextlib.AbstractAsyncContextManager[object]]:
+    """Companion services that live as long as the worker (the health listener)."""
+    return []
+
+
+@contextlib.asynccontextmanager
+async def _signals(on_signal: Callable[[str], None]) -> AsyncIterator[None]:
+    """SIGTERM/SIGINT only set flags (through ``on_signal``); the previous handlers come back after."""
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    try:
+        yield
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,166 @@
+"""The worker's configuration: one settings model, read from the environment and ``.env``.
+
+Each setting is defined once, here. The CLI builds its ``run`` options from this model and only
+passes overrides; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from neops_worker.errors import ConfigurationError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["console", "json"]
+
+
+class Settings(BaseSettings):
+    """Every setting of the worker daemon; environment variable names are the field names upper-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+    )
+
+    url_blackboard: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://localhost:3030"), description="Base URL of the engine (the blackboard)."
+    )
+    dir_function_blocks: Annotated[list[str], NoDecode] = Field(
+        default=["function_blocks"],
+        description="Comma-separated directories to load function blocks from.",
+    )
+    worker_name: str | None = Field(default=None, description="Name shown for this worker in the engine.")
+    worker_ip_address: str | None = Field(
+        default=None, description="IP address reported to the engine (informational)."
+    )
+    heartbeat_interval: float = Field(default=20, gt=0, description="Seconds between heartbeats.")
+    poll_interval: float = Field(
+        default=10, gt=0, description="Longest wait between polls when idle (seconds; the backoff ceiling)."
+    )
+    poll_min_interval: float = Field(
+        default=0.2,
+        gt=0,
+        description="First wait after an empty poll (seconds; doubles up to POLL_INTERVAL).",
+    )
+    shutdown_timeout: float = Field(
+        default=60, ge=0, description="Seconds the job in hand may take to finish after a shutdown signal."
+    )
+    api_request_timeout: float = Field(default=30, gt=0, description="Timeout of each HTTP call (seconds).")
+    result_push_timeout: float = Field(
+        default=300, gt=0, description="How long to keep retrying a result push (seconds)."
+    )
+    startup_retry_timeout: float = Field(
+        default=120, gt=0, description="How long to keep retrying registration at start (seconds)."
+    )
+    job_timeout: float = Field(default=0, ge=0, description="Longest a job may run (seconds; 0 = no limit).")
+    registration_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Function blocks registered at the same time."
+    )
+    register_reversible: bool = Field(
+        default=False,
+        description="Send the 'reversible' flag at registration (engines of client 0.43 and later only).",
+    )
+    skip_broken_modules: bool = Field(
+        default=False,
+        description="Start even if some function-block modules fail to import (they are logged).",
+    )
+    log_level: LogLevel = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_format: LogFormat = Field(
+        default="console", description="'console' (rich on a terminal) or 'json' (one object per line)."
+    )
+    blackboard_token: SecretStr | None = Field(
+        default=None, description="Bearer token sent to the engine (never logged)."
+    )
+    blackboard_ca_bundle: Path | None = Field(
+        default=None, description="CA bundle (PEM) to verify the engine's certificate with."
+    )
+    health_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve /livez, /readyz and /metrics on this port (off if unset).",
+    )
+    health_host: str = Field(default="127.0.0.1", description="Address the health listener binds to.")
+
+    @field_validator("dir_function_blocks", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            dirs = [str(item).strip() for item in value if str(item).strip()]
+            if not dirs:
+                raise ValueError("names no directory")
+            return dirs
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("worker_name", "worker_ip_address", "blackboard_ca_bundle", "health_port", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_relations(self) -> Settings:
+        self.poll_min_interval = min(self.poll_min_interval, self.poll_interval)
+        if self.blackboard_ca_bundle is not None and not self.blackboard_ca_bundle.is_file():
+            raise ValueError(f"BLACKBOARD_CA_BUNDLE: {self.blackboard_ca_bundle} is not a readable file")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        """The engine's base URL without a trailing slash."""
+        return str(self.url_blackboard).rstrip("/")
+
+    def public_view(self) -> dict[str, Any]:
+        """The effective configuration with secrets masked, for the start-up log line."""
+        view = self.model_dump(mode="json")
+        for name in ("blackboard_token",):
+            if view.get(name):
+                view[name] = "**********"
+        view["url_blackboard"] = self.base_url
+        return view
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting."""
+    return field.upper()
+
+
+def load_settings(overrides: dict[str, Any] | None = None, env_file: str | None = ".env") -> Settings:
+    """Read the settings; a bad value becomes a ``ConfigurationError`` naming the variable."""
+    given = {key: value for key, value in (overrides or {}).items() if value is not None}
+    try:
+        return Settings(_env_file=env_file, **given)
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``VARIABLE: what is wrong (got 'value')``."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        location = [str(part) for part in error["loc"]]
+        variable = env_name(location[0]) if location else "configuration"
+        message = error["msg"].removeprefix("Value error, ")
+        if message.startswith(f"{variable}:"):
+            lines.append(message)
+            continue
+        got = error.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {str(got)!r})"
+        if variable in {"BLACKBOARD_TOKEN"}:
+            shown = ""
+        lines.append(f"{variable}: {message}{shown}")
+    return "; ".join(lines)
