@@ -1,0 +1,222 @@
+"""The engine client: each endpoint, and how every class of answer is mapped (respx)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from neops_worker.engine.client import EngineClient
+from neops_worker.errors import EngineRejected, EngineUnavailable
+from neops_worker.wire import JobPoll, JobResult, JobExecutionResult, RegisterWorker, Versionable
+from tests.contract import assert_valid
+
+BASE = "http://engine.test"
+WORKER = {
+    "uuid": "3b9f6c1e-2f4a-4c8e-9d2b-7a1e5f0c4d21",
+    "version": "1.0.0",
+    "state": "online",
+    "lastPingAt": "2025-06-02T09:14:03.512Z",
+    "createdAt": "2025-06-02T09:14:03.512Z",
+    "updatedAt": "2025-06-02T09:14:03.512Z",
+    "deletedAt": None,
+    "someFutureField": {"x": 1},
+}
+
+
+@pytest.fixture
+def client() -> EngineClient:
+    """A client against a fake base URL (respx intercepts the transport)."""
+    return EngineClient(BASE, timeout=2, token="s3cret")
+
+
+def _poll() -> JobPoll:
+    identity = Versionable(package="p", name="n", major_version=1, minor_version=0, patch_version=0)
+    return JobPoll(function_block_ids=[identity], limit=1, worker_id="w")
+
+
+@respx.mock
+async def test_register_worker_accepts_201_and_ignores_unknown_fields(client: EngineClient) -> None:
+    """A 201 answer with extra fields parses into the registration."""
+    assert_valid("WorkerRegistrationResponseDto", WORKER)
+    route = respx.post(f"{BASE}/workers/register").respond(201, json=WORKER)
+    answer = await client.register_worker(RegisterWorker(version="1.0.0"))
+    assert answer.uuid == WORKER["uuid"]
+    request = route.calls.last.request
+    assert request.headers["Authorization"] == "Bearer s3cret"
+    assert request.headers["Accept"] == "application/json"
+    assert request.headers["Content-Type"] == "application/json"
+
+
+@respx.mock
+async def test_any_2xx_is_success(client: EngineClient) -> None:
+    """200 instead of the documented 201 is accepted too."""
+    respx.post(f"{BASE}/workers/register").respond(200, json=WORKER)
+    assert (await client.register_worker(RegisterWorker(version="1"))).uuid == WORKER["uuid"]
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503])
+@respx.mock
+async def test_transient_statuses_raise_unavailable(client: EngineClient, status: int) -> None:
+    """408, 429 and 5xx are worth retrying."""
+    respx.post(f"{BASE}/workers/register").respond(status, json={"message": "busy"})
+    with pytest.raises(EngineUnavailable) as caught:
+        await client.register_worker(RegisterWorker(version="1"))
+    assert caught.value.status == status
+    assert "busy" in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+@respx.mock
+async def test_other_4xx_raise_rejected_with_engine_message(client: EngineClient, status: int) -> None:
+    """A permanent 4xx carries the engine's message (NestJS list form included)."""
+    body = {"statusCode": status, "message": ["version must be a string"], "error": "Bad Request"}
+    respx.post(f"{BASE}/workers/register").respond(status, json=body)
+    with pytest.raises(EngineRejected) as caught:
+        await client.register_worker(RegisterWorker(version="1"))
+    assert caught.value.status == status
+    assert "version must be a string" in str(caught.value)
+
+
+@respx.mock
+async def test_connection_refused_is_unavailable_and_not_sent(client: EngineClient) -> None:
+    """A refused connection never reached the engine."""
+    respx.post(f"{BASE}/blackboard/job").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(EngineUnavailable) as caught:
+        await client.poll(_poll())
+    assert caught.value.request_sent is False
+
+
+@respx.mock
+async def test_read_timeout_is_unavailable_and_maybe_sent(client: EngineClient) -> None:
+    """A read timeout may have reached the engine (a poll could have claimed a job)."""
+    respx.post(f"{BASE}/blackboard/job").mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(EngineUnavailable) as caught:
+        await client.poll(_poll())
+    assert caught.value.request_sent is True
+
+
+@respx.mock
+async def test_retry_after_is_read_from_header_and_licence_body(client: EngineClient) -> None:
+    """A 429 says how long to wait, in a header or in the licence error body."""
+    respx.post(f"{BASE}/workers/register").respond(429, headers={"Retry-After": "7"})
+    with pytest.raises(EngineUnavailable) as caught:
+        await client.register_worker(RegisterWorker(version="1"))
+    assert caught.value.retry_after == 7
+    respx.post(f"{BASE}/workers/register").respond(429, json={"error": "LicenseLimitExceeded", "retryAfterSeconds": 12})
+    with pytest.raises(EngineUnavailable) as caught:
+        await client.register_worker(RegisterWorker(version="1"))
+    assert caught.value.retry_after == 12
+
+
+@respx.mock
+async def test_ping_with_and_without_body(client: EngineClient) -> None:
+    """Ping succeeds on an empty 200 (0.42.1) and on {"success": true} (0.43)."""
+    route = respx.post(f"{BASE}/workers/w1/ping")
+    route.respond(200)
+    await client.ping("w1")
+    route.respond(200, json={"success": True})
+    await client.ping("w1")
+    assert route.calls.last.request.content == b""
+
+
+@respx.mock
+async def test_ping_404_is_rejected_with_status(client: EngineClient) -> None:
+    """An expired worker's ping raises EngineRejected(404)."""
+    respx.post(f"{BASE}/workers/w1/ping").respond(404, json={"message": "Worker not found"})
+    with pytest.raises(EngineRejected) as caught:
+        await client.ping("w1")
+    assert caught.value.status == 404
+
+
+@respx.mock
+async def test_unregister_404_counts_as_success(client: EngineClient) -> None:
+    """Unregistering a worker the engine forgot is fine."""
+    respx.post(f"{BASE}/workers/w1/unregister").respond(404)
+    await client.unregister("w1")
+
+
+@respx.mock
+async def test_unregister_other_errors_raise(client: EngineClient) -> None:
+    """Other unregister failures are reported to the caller (who logs and goes on)."""
+    respx.post(f"{BASE}/workers/w1/unregister").respond(500)
+    with pytest.raises(EngineUnavailable):
+        await client.unregister("w1")
+
+
+@respx.mock
+async def test_function_block_409_means_already_registered(client: EngineClient) -> None:
+    """409 on block registration is success (already known); 201 is new."""
+    from neops_worker.wire import RegisterFunctionBlock
+
+    body = RegisterFunctionBlock(
+        package="p", name="n", major_version=1, minor_version=0, patch_version=0, description="d",
+        fb_type="none", parameter_json_schema={}, result_data_json_schema={},
+    )
+    route = respx.post(f"{BASE}/function-blocks/register")
+    route.respond(201)
+    assert await client.register_function_block(body) is True
+    route.respond(409, json={"message": "exists"})
+    assert await client.register_function_block(body) is False
+    route.respond(400, json={"message": "fbType must be one of ..."})
+    with pytest.raises(EngineRejected):
+        await client.register_function_block(body)
+
+
+@respx.mock
+async def test_poll_returns_raw_entries_and_sends_limit(client: EngineClient) -> None:
+    """The poll body carries limit 1; entries come back unparsed, for per-job handling."""
+    route = respx.post(f"{BASE}/blackboard/job").respond(201, json=[{"jobId": "j"}, "garbage"])
+    jobs = await client.poll(_poll())
+    assert jobs == [{"jobId": "j"}, "garbage"]
+    import json
+
+    sent = json.loads(route.calls.last.request.content)
+    assert sent["limit"] == 1
+    assert_valid("JobPollDto", sent)
+
+
+@respx.mock
+async def test_poll_empty_body_and_non_list(client: EngineClient) -> None:
+    """An empty answer is no job; a non-array answer is an error."""
+    route = respx.post(f"{BASE}/blackboard/job")
+    route.respond(200, content=b"")
+    assert await client.poll(_poll()) == []
+    route.respond(200, json={"not": "a list"})
+    with pytest.raises(EngineRejected):
+        await client.poll(_poll())
+
+
+@respx.mock
+async def test_poll_malformed_json_is_rejected(client: EngineClient) -> None:
+    """A poll answer that is not JSON is an error naming it, never a crash."""
+    respx.post(f"{BASE}/blackboard/job").respond(200, content=b"\xff\xfe{not json")
+    with pytest.raises(EngineRejected, match="not JSON"):
+        await client.poll(_poll())
+
+
+@respx.mock
+async def test_result_push_409_means_already_delivered(client: EngineClient) -> None:
+    """409 on a result push returns False; 201 True; other 4xx raise."""
+    result = JobResult(job_execution_id="j", status="success", result=JobExecutionResult(success=True, message="ok"))
+    route = respx.post(f"{BASE}/blackboard/job/result")
+    route.respond(201)
+    assert await client.push_result(result) is True
+    route.respond(409)
+    assert await client.push_result(result) is False
+    route.respond(400, json={"message": "bad"})
+    with pytest.raises(EngineRejected):
+        await client.push_result(result)
+
+
+@respx.mock
+async def test_version_check_parses_answer(client: EngineClient) -> None:
+    """The compatibility answer is parsed; the request names the contract library and version."""
+    answer = {"compatible": False, "deprecated": False, "version": "2.4.1",
+              "checkedLibrary": "neops_workflow_engine_client", "checkedVersion": "0.42.1"}
+    route = respx.post(f"{BASE}/version/compatibility").respond(201, json=answer)
+    result = await client.check_compatibility()
+    assert result.compatible is False
+    import json
+
+    assert_valid("VersionCompatibilityRequestDto", json.loads(route.calls.last.request.content))
