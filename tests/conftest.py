@@ -11,7 +11,7 @@ import pytest
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
     """Every ``async def`` test runs under anyio without a marker of its own."""
-    if collector.funcnamefilter(name) and inspect.iscoroutinefunction(obj):
+    if name.startswith("test") and inspect.iscoroutinefunction(obj):
         pytest.mark.anyio(obj)
 
 

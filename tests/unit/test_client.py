@@ -8,7 +8,7 @@ import respx
 
 from neops_worker.engine.client import EngineClient
 from neops_worker.errors import EngineRejected, EngineUnavailable
-from neops_worker.wire import JobPoll, JobResult, JobExecutionResult, RegisterWorker, Versionable
+from neops_worker.wire import JobExecutionResult, JobPoll, JobResult, RegisterWorker, Versionable
 from tests.contract import assert_valid
 
 BASE = "http://engine.test"
@@ -103,7 +103,9 @@ async def test_retry_after_is_read_from_header_and_licence_body(client: EngineCl
     with pytest.raises(EngineUnavailable) as caught:
         await client.register_worker(RegisterWorker(version="1"))
     assert caught.value.retry_after == 7
-    respx.post(f"{BASE}/workers/register").respond(429, json={"error": "LicenseLimitExceeded", "retryAfterSeconds": 12})
+    respx.post(f"{BASE}/workers/register").respond(
+        429, json={"error": "LicenseLimitExceeded", "retryAfterSeconds": 12}
+    )
     with pytest.raises(EngineUnavailable) as caught:
         await client.register_worker(RegisterWorker(version="1"))
     assert caught.value.retry_after == 12
@@ -150,8 +152,15 @@ async def test_function_block_409_means_already_registered(client: EngineClient)
     from neops_worker.wire import RegisterFunctionBlock
 
     body = RegisterFunctionBlock(
-        package="p", name="n", major_version=1, minor_version=0, patch_version=0, description="d",
-        fb_type="none", parameter_json_schema={}, result_data_json_schema={},
+        package="p",
+        name="n",
+        major_version=1,
+        minor_version=0,
+        patch_version=0,
+        description="d",
+        fb_type="none",
+        parameter_json_schema={},
+        result_data_json_schema={},
     )
     route = respx.post(f"{BASE}/function-blocks/register")
     route.respond(201)
@@ -198,7 +207,9 @@ async def test_poll_malformed_json_is_rejected(client: EngineClient) -> None:
 @respx.mock
 async def test_result_push_409_means_already_delivered(client: EngineClient) -> None:
     """409 on a result push returns False; 201 True; other 4xx raise."""
-    result = JobResult(job_execution_id="j", status="success", result=JobExecutionResult(success=True, message="ok"))
+    result = JobResult(
+        job_execution_id="j", status="success", result=JobExecutionResult(success=True, message="ok")
+    )
     route = respx.post(f"{BASE}/blackboard/job/result")
     route.respond(201)
     assert await client.push_result(result) is True
@@ -212,8 +223,13 @@ async def test_result_push_409_means_already_delivered(client: EngineClient) -> 
 @respx.mock
 async def test_version_check_parses_answer(client: EngineClient) -> None:
     """The compatibility answer is parsed; the request names the contract library and version."""
-    answer = {"compatible": False, "deprecated": False, "version": "2.4.1",
-              "checkedLibrary": "neops_workflow_engine_client", "checkedVersion": "0.42.1"}
+    answer = {
+        "compatible": False,
+        "deprecated": False,
+        "version": "2.4.1",
+        "checkedLibrary": "neops_workflow_engine_client",
+        "checkedVersion": "0.42.1",
+    }
     route = respx.post(f"{BASE}/version/compatibility").respond(201, json=answer)
     result = await client.check_compatibility()
     assert result.compatible is False

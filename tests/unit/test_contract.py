@@ -27,7 +27,12 @@ from neops_worker.wire import (
 from tests.contract import assert_sent_body, assert_valid
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "function_blocks"
-DEVICE = {"id": 42, "hostname": "core-rtr-01", "softwareRelease": "17.6.5", "platform": {"id": 3, "shortName": "ios"}}
+DEVICE = {
+    "id": 42,
+    "hostname": "core-rtr-01",
+    "softwareRelease": "17.6.5",
+    "platform": {"id": 3, "shortName": "ios"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +105,19 @@ def test_execute_success_with_db_updates(registry: Registry) -> None:
         ("fb.examples.neops/echo:1.0.0", "execute", {}),
         ("fb.examples.neops/echo:1.0.0", "execute", {"message": "hi"}),
         ("fb.examples.neops/set_software_release:1.0.0", "acquire", {}),
-        ("fb.examples.neops/set_software_release:1.0.0", "rollback", {"software_release": "2", "previous_release": "1"}),
+        (
+            "fb.examples.neops/set_software_release:1.0.0",
+            "rollback",
+            {"software_release": "2", "previous_release": "1"},
+        ),
         ("fb.examples.neops/echo:1.0.0", "rollback", {"message": "hi"}),
         ("fb.examples.neops/nope:9.9.9", "execute", {}),
         ("fb.examples.neops/echo:1.0.0", "bogus", {}),
     ],
 )
-def test_every_result_shape(registry: Registry, fb_id: str, job_type: str, parameters: dict[str, Any]) -> None:
+def test_every_result_shape(
+    registry: Registry, fb_id: str, job_type: str, parameters: dict[str, Any]
+) -> None:
     """Failed, validation-error, acquire, rollback, unknown-block and unknown-type results are all valid."""
     wire = _result(registry, _job(fb_id, job_type, **parameters))
     assert_sent_body("JobResultDto", wire)
@@ -118,20 +129,30 @@ def test_create_and_delete_entries_and_null_patch() -> None:
     """dbUpdates with create (nulls inside data), delete, and a patch clearing a value (value: null)."""
     updates = DbUpdates(
         updates=[
-            EntityCreate(entity="interface", id=12345678, data={"id": 12345678, "name": "Gi0/3", "facts": None},
-                         identifier_fields=["name"], skip_if_identifier_exists=True),
+            EntityCreate(
+                entity="interface",
+                id=12345678,
+                data={"id": 12345678, "name": "Gi0/3", "facts": None},
+                identifier_fields=["name"],
+                skip_if_identifier_exists=True,
+            ),
             EntityDelete(entity="interface", id=8),
             EntityPatch(entity="device", id=42, path="ip", value=None),
         ]
     )
     result = JobResult(
-        job_execution_id="j", status="success",
+        job_execution_id="j",
+        status="success",
         result=JobExecutionResult(success=True, message="ok", db_updates=updates),
     )
     wire = result.to_wire()
     assert_sent_body("JobResultDto", wire)
     assert wire["result"]["dbUpdates"]["updates"][2] == {
-        "operation": "patch", "entity": "device", "id": 42, "path": "ip", "value": None,
+        "operation": "patch",
+        "entity": "device",
+        "id": 42,
+        "path": "ip",
+        "value": None,
     }
     for entry in wire["result"]["dbUpdates"]["updates"]:
         assert_valid("JobExecutionResultDbUpdatesDtoUpdatesInner", entry)
@@ -149,7 +170,11 @@ def test_other_requests() -> None:
         VersionCompatibilityRequest(version="0.42.1", library="neops_workflow_engine_client").to_wire(),
     )
     log = JobLog(
-        workflow_id="fb.examples.neops/wf:1.0.0", job_id="j", function_block_id="fb.examples.neops/echo:1.0.0",
-        log_entry="hello", log_level="info", timestamp="2025-06-02T09:15:11.204Z",
+        workflow_id="fb.examples.neops/wf:1.0.0",
+        job_id="j",
+        function_block_id="fb.examples.neops/echo:1.0.0",
+        log_entry="hello",
+        log_level="info",
+        timestamp="2025-06-02T09:15:11.204Z",
     )
     assert_sent_body("JobLogDto", log.to_wire())

@@ -1,0 +1,146 @@
+"""Discovery and the registry, on real directories of block modules."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from neops_worker.discovery import discover
+from neops_worker.errors import DiscoveryError
+from neops_worker.registry import Registry
+
+BLOCK = """
+from neops_worker import (FunctionBlock, FunctionBlockParams, FunctionBlockResult, FunctionBlockResultData,
+                          Registration, register_function_block)
+
+class P(FunctionBlockParams):
+    x: int = 0
+
+class R(FunctionBlockResultData):
+    y: int = 0
+
+@register_function_block(Registration(name="{name}", package="{package}", description="d", version={version}))
+class B(FunctionBlock[P, R]):
+    def run(self, params, context):
+        return FunctionBlockResult(success=True, message="{marker}")
+"""
+
+
+def write_block(
+    path: Path, name: str = "blk", package: str = "pkg", version: str = "(1, 0, 0)", marker: str = ""
+) -> Path:
+    """Write a block module at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        textwrap.dedent(BLOCK.format(name=name, package=package, version=version, marker=marker or name))
+    )
+    return path
+
+
+def test_finds_blocks_recursively_and_skips_tests_and_dot_dirs(tmp_path: Path) -> None:
+    """Nested modules are found; test files, tests/ and dot-directories are not imported."""
+    root = tmp_path / "blocksdir_a"
+    write_block(root / "top.py", name="top")
+    write_block(root / "net" / "deep" / "leaf.py", name="leaf")
+    (root / "tests").mkdir()
+    (root / "tests" / "boom.py").write_text("raise RuntimeError('must not be imported')\n")
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "boom.py").write_text("raise RuntimeError('must not be imported')\n")
+    (root / "test_something.py").write_text("raise RuntimeError('must not be imported')\n")
+    report = discover([root])
+    assert report.problems == []
+    assert sorted(b.registration.name for b in report.blocks) == ["leaf", "top"]
+    leaf = next(b for b in report.blocks if b.registration.name == "leaf")
+    assert leaf.module == "blocksdir_a.net.deep.leaf"
+    assert leaf.file == (root / "net" / "deep" / "leaf.py").resolve()
+    assert leaf.line is not None
+
+
+def test_same_named_subpackages_in_two_directories_do_not_collide(tmp_path: Path) -> None:
+    """Two roots with the same subpackage and module names load as distinct modules."""
+    write_block(tmp_path / "one" / "fbs" / "common" / "mod.py", name="first")
+    write_block(tmp_path / "two" / "fbs" / "common" / "mod.py", name="second")
+    report = discover([tmp_path / "one" / "fbs", tmp_path / "two" / "fbs"])
+    assert report.problems == []
+    assert sorted(b.registration.name for b in report.blocks) == ["first", "second"]
+    assert len({b.module for b in report.blocks}) == 2
+
+
+def test_blocks_can_import_sibling_modules(tmp_path: Path) -> None:
+    """A block module imports a helper module of its own directory by its qualified name."""
+    root = tmp_path / "sibling_fbs"
+    (root / "helpers").mkdir(parents=True)
+    (root / "helpers" / "consts.py").write_text("NAME = 'from_helper'\n")
+    code = BLOCK.replace('name="{name}"', "name=NAME").format(
+        package="pkg", version="(1, 0, 0)", marker="m", name=""
+    )
+    (root / "blk.py").write_text("from sibling_fbs.helpers.consts import NAME\n" + textwrap.dedent(code))
+    report = discover([root])
+    assert report.problems == []
+    assert [b.registration.name for b in report.blocks] == ["from_helper"]
+
+
+def test_import_failure_names_file_and_exception(tmp_path: Path) -> None:
+    """A module that fails to import is reported with its file, line and exception; others still load."""
+    root = tmp_path / "broken_fbs"
+    write_block(root / "good.py", name="good")
+    (root / "bad.py").write_text("x = 1\nraise ValueError('device list missing')\n")
+    (root / "syntax.py").write_text("def broken(:\n")
+    report = discover([root])
+    assert [b.registration.name for b in report.blocks] == ["good"]
+    problems = sorted(str(p) for p in report.problems)
+    assert any("bad.py:2: failed to import: ValueError: device list missing" in p for p in problems)
+    assert any("syntax.py:1: failed to import: SyntaxError" in p for p in problems)
+    with pytest.raises(DiscoveryError) as caught:
+        Registry.from_report(report)
+    assert "bad.py" in str(caught.value)
+    assert len(Registry.from_report(report, skip_broken=True)) == 1
+
+
+def test_invalid_registration_is_an_import_problem(tmp_path: Path) -> None:
+    """A registration with a bad name or run_on fails when declared, naming every problem."""
+    root = tmp_path / "invalid_fbs"
+    code = BLOCK.format(name="bad-name", package="pkg", version="(1, 0, 0)", marker="m")
+    (root).mkdir()
+    (root / "b.py").write_text(code.replace("version=(1, 0, 0))", 'version=(1, 0, 0), run_on="router")'))
+    report = discover([root])
+    assert len(report.problems) == 1
+    message = str(report.problems[0])
+    assert "name 'bad-name'" in message
+    assert "run_on 'router'" in message
+
+
+def test_duplicate_ids_name_both_files(tmp_path: Path) -> None:
+    """Two blocks with the same package/name:version is an error naming both places."""
+    a = write_block(tmp_path / "dup_a" / "x.py", name="same")
+    b = write_block(tmp_path / "dup_b" / "y.py", name="same")
+    report = discover([tmp_path / "dup_a", tmp_path / "dup_b"])
+    with pytest.raises(DiscoveryError) as caught:
+        Registry.from_report(report)
+    text = str(caught.value)
+    assert "pkg/same:1.0.0 is declared twice" in text
+    assert str(a.resolve()) in text
+    assert str(b.resolve()) in text
+
+
+def test_no_blocks_and_missing_directory(tmp_path: Path) -> None:
+    """An empty or missing directory gives a clear error."""
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DiscoveryError, match="no function blocks found"):
+        Registry.from_report(discover([tmp_path / "empty"]))
+    report = discover([tmp_path / "missing"])
+    assert "is not a readable directory" in str(report.problems[0])
+
+
+def test_registry_lookup_is_numeric(tmp_path: Path) -> None:
+    """Job ids are parsed: partial versions and leading zeros match the block's version."""
+    write_block(tmp_path / "lookup_fbs" / "m.py", name="blk", version="(1, 2, 0)")
+    registry = Registry.from_report(discover([tmp_path / "lookup_fbs"]))
+    assert registry.get("pkg/blk:1.2.0") is not None
+    assert registry.get("pkg/blk:1.2") is not None
+    assert registry.get("pkg/blk:01.02.00") is not None
+    assert registry.get("pkg/blk:1.3.0") is None
+    assert registry.get("garbage") is None
+    assert [b.fb_id for b in registry.find("blk")] == ["pkg/blk:1.2.0"]

@@ -1,0 +1,182 @@
+"""Executing one job: every way a job can go wrong ends in a failed result that says why."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from neops_worker import (
+    FunctionBlock,
+    FunctionBlockParams,
+    FunctionBlockResult,
+    FunctionBlockResultData,
+    Registration,
+    WorkflowContext,
+    register_function_block,
+)
+from neops_worker.discovery import DiscoveredBlock
+from neops_worker.execution import execute_job
+from neops_worker.wire import JobDefinition
+
+
+class Params(FunctionBlockParams):
+    """Test parameters."""
+
+    count: int
+    label: str = "x"
+
+
+class Data(FunctionBlockResultData):
+    """Test result data."""
+
+    total: int
+
+
+@register_function_block(Registration(name="cancellable", package="tests", description="async sleeper"))
+class AsyncSleeper(FunctionBlock[Params, Data]):
+    """Sleeps cooperatively, so a timeout can cancel it."""
+
+    cancelled = False
+
+    async def run(self, params: Params, context: WorkflowContext) -> FunctionBlockResult[Data]:
+        """Sleep ``count`` seconds."""
+        try:
+            await asyncio.sleep(params.count)
+        except asyncio.CancelledError:
+            AsyncSleeper.cancelled = True
+            raise
+        return FunctionBlockResult(success=True, data=Data(total=params.count))
+
+
+@register_function_block(Registration(name="blocking", package="tests", description="blocks in async def"))
+class BlockingAsync(FunctionBlock[Params, Data]):
+    """Calls time.sleep inside async def, the classic mistake."""
+
+    async def run(self, params: Params, context: WorkflowContext) -> FunctionBlockResult[Data]:
+        """Block the thread."""
+        time.sleep(params.count / 10)  # noqa: ASYNC251 - the mistake this test is about
+        return FunctionBlockResult(success=True, data=Data(total=params.count))
+
+
+@register_function_block(Registration(name="wrong_data", package="tests", description="returns bad data"))
+class WrongData(FunctionBlock[Params, Data]):
+    """Returns data that does not match its result model."""
+
+    def run(self, params: Params, context: WorkflowContext) -> FunctionBlockResult[Data]:
+        """Return a dict with an unknown key."""
+        return FunctionBlockResult.model_construct(success=True, message="", data={"total": 1, "extra": 2})  # type: ignore[arg-type]  # deliberately wrong
+
+
+@register_function_block(Registration(name="not_a_result", package="tests", description="returns None"))
+class NotAResult(FunctionBlock[Params, Data]):
+    """Forgets to return a result."""
+
+    def run(self, params: Params, context: WorkflowContext) -> FunctionBlockResult[Data]:
+        """Return nothing."""
+        return None  # type: ignore[return-value]
+
+
+BLOCKS = {
+    cls.registration.fb_id: DiscoveredBlock(cls, cls.registration, __name__, Path(__file__))
+    for cls in (AsyncSleeper, BlockingAsync, WrongData, NotAResult)
+}
+
+
+def _job(name: str, parameters: dict[str, Any], **extra: Any) -> JobDefinition:
+    return JobDefinition.model_validate(
+        {
+            "functionBlockId": f"tests/{name}:1.0.0",
+            "jobId": "job-1",
+            "parameters": parameters,
+            "context": {"devices": [], "deviceGroups": [], "interfaces": []},
+            "type": "execute",
+            "runOn": "global",
+            "entityId": None,
+            **extra,
+        }
+    )
+
+
+async def test_validation_error_names_the_fields() -> None:
+    """Invalid parameters fail the job with a message naming each field."""
+    outcome = await execute_job(_job("cancellable", {"count": "many"}), BLOCKS.get)
+    assert outcome.outcome == "rejected"
+    message = outcome.result.result.message or ""
+    assert message.startswith("Invalid parameters for tests/cancellable:1.0.0")
+    assert "count: Input should be a valid integer" in message
+
+
+async def test_unknown_block_is_named() -> None:
+    """A job for a block this worker does not have fails at once, naming it."""
+    outcome = await execute_job(_job("nope", {}), BLOCKS.get)
+    assert outcome.result.result.message == "Function block tests/nope:1.0.0 is not available on this worker"
+    assert outcome.result.status == "failed"
+
+
+async def test_missing_run_on_entity() -> None:
+    """A device job whose entity is not in the context fails with a clear message."""
+    outcome = await execute_job(_job("cancellable", {"count": 0}, runOn="device", entityId=7), BLOCKS.get)
+    assert "device 7 (the job's entityId) is not in the job context" in (outcome.result.result.message or "")
+
+
+async def test_timeout_cancels_an_async_block() -> None:
+    """JOB_TIMEOUT fails the job and cancels a cooperative block."""
+    outcome = await execute_job(_job("cancellable", {"count": 30}), BLOCKS.get, job_timeout=0.2)
+    assert outcome.outcome == "timeout"
+    assert "JOB_TIMEOUT of 0.2 s" in (outcome.result.result.message or "")
+    for _ in range(50):
+        if AsyncSleeper.cancelled:
+            break
+        await asyncio.sleep(0.02)
+    assert AsyncSleeper.cancelled
+
+
+async def test_blocking_block_does_not_block_the_loop() -> None:
+    """time.sleep inside async def runs off the caller's loop: the loop keeps ticking."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    outcome = await execute_job(_job("blocking", {"count": 5}), BLOCKS.get)
+    task.cancel()
+    assert outcome.outcome == "success"
+    assert ticks >= 20
+
+
+async def test_result_data_is_checked_against_the_model() -> None:
+    """Data that does not match the result model fails the job instead of reaching the engine."""
+    outcome = await execute_job(_job("wrong_data", {"count": 1}), BLOCKS.get)
+    assert outcome.outcome == "error"
+    assert "result data does not match Data" in (outcome.result.result.message or "")
+
+
+async def test_wrong_return_type(caplog: pytest.LogCaptureFixture) -> None:
+    """A block returning the wrong type fails the job; the traceback is in the log."""
+    with caplog.at_level(logging.ERROR):
+        outcome = await execute_job(_job("not_a_result", {"count": 1}), BLOCKS.get)
+    assert outcome.result.result.message == "TypeError: run() returned NoneType, expected FunctionBlockResult"
+    assert any(r.exc_info for r in caplog.records)
+
+
+async def test_acquire_parameters_are_lenient() -> None:
+    """An acquire job with unresolved parameters still reaches the block."""
+    outcome = await execute_job(_job("cancellable", {"label": None}, type="acquire"), BLOCKS.get)
+    assert outcome.outcome == "success"
+    assert outcome.result.result.message == "No acquires"
+
+
+async def test_default_rollback_fails_saying_not_implemented() -> None:
+    """A block without rollback answers a rollback job with a failed result."""
+    outcome = await execute_job(_job("cancellable", {"count": 1}, type="rollback"), BLOCKS.get)
+    assert outcome.result.status == "failed"
+    assert "Rollback is not implemented" in (outcome.result.result.message or "")
