@@ -79,4 +79,7 @@ async def call_with_retry(policy: RetryPolicy, what: str, call: Callable[[], Awa
         before_sleep=before_sleep,
         reraise=True,
     )
-    return await retrying(call)
+    async def attempt() -> T:
+        return await call()
+
+    return await retrying(attempt)

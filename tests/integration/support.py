@@ -1,0 +1,196 @@
+"""Real parts for integration tests: a recording/fault-injecting ASGI layer, worker subprocesses, waiting.
+
+The local engine runs in-process on 127.0.0.1 (``LocalEngine``) or as a child process; the worker
+is always the real ``neops_worker`` console script in a subprocess, stopped with real signals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from neops_worker.local_engine.models import NewJob
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "function_blocks"
+WORKER_COMMAND = [str(Path(sys.executable).parent / "neops_worker")]
+
+ASGIScope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+
+@dataclass
+class RecordedRequest:
+    """One request the engine received."""
+
+    method: str
+    path: str
+    body: bytes
+    at: float = field(default_factory=time.monotonic)
+
+    def json(self) -> Any:
+        """The body as JSON (None when empty)."""
+        return json.loads(self.body) if self.body else None
+
+
+#: A fault decides per request: None lets it through, (status, json body) answers instead.
+Fault = Callable[[str, str], tuple[int, Any] | None]
+
+
+class Recorder:
+    """ASGI middleware that records every request and can answer some of them with a fault."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests: list[RecordedRequest] = []
+        self.fault: Fault | None = None
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        """Record the request, then answer it with a fault or pass it on."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        with self._lock:
+            self.requests.append(RecordedRequest(scope["method"], scope["path"], body))
+        fault = self.fault(scope["method"], scope["path"]) if self.fault else None
+        if fault is not None:
+            await _answer(send, *fault)
+            return
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                message: dict[str, Any] = await receive()
+                return message
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def matching(self, method: str, prefix: str) -> list[RecordedRequest]:
+        """Requests of ``method`` whose path starts with ``prefix``."""
+        with self._lock:
+            return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
+
+
+async def _answer(send: Send, status: int, payload: Any) -> None:
+    body = json.dumps(payload).encode() if payload is not None else b""
+    headers = [(b"content-type", b"application/json")] if body else []
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class WorkerProcess:
+    """The real worker console script as a child process, with its output collected."""
+
+    def __init__(self, url: str, cwd: Path, **settings: Any) -> None:
+        env = {
+            k: v for k, v in os.environ.items() if not k.isupper() or k in ("PATH", "HOME", "LANG", "TMPDIR")
+        }
+        env.update(
+            {
+                "URL_BLACKBOARD": url,
+                "DIR_FUNCTION_BLOCKS": str(EXAMPLES),
+                "LOG_LEVEL": "INFO",
+                "HEARTBEAT_INTERVAL": "1",
+                "POLL_INTERVAL": "0.5",
+                "POLL_MIN_INTERVAL": "0.05",
+                "STARTUP_RETRY_TIMEOUT": "20",
+                "RESULT_PUSH_TIMEOUT": "30",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update({k.upper(): str(v) for k, v in settings.items()})
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            WORKER_COMMAND, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line.rstrip("\n"))
+
+    @property
+    def log(self) -> str:
+        """Everything the worker printed so far."""
+        return "\n".join(self.output)
+
+    def wait_for_log(self, text: str, timeout: float = 20) -> None:
+        """Wait until the worker printed ``text``."""
+        wait_until(lambda: text in self.log, timeout, f"worker log line {text!r}", self)
+
+    def signal(self, signum: signal.Signals = signal.SIGTERM) -> None:
+        """Send a real signal to the worker process."""
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 30) -> int:
+        """Wait for the exit code (the reader thread drains the output first)."""
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def stop(self) -> None:
+        """Make sure the process is gone (test clean-up)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, worker: WorkerProcess | None = None
+) -> None:
+    """Poll ``predicate`` until true; fail naming ``what`` (and the worker's log) on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    tail = "\n".join(worker.output[-40:]) if worker else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n--- worker log ---\n{tail}")
+
+
+def add_job(url: str, fb_id: str, job_type: str = "execute", **parameters: Any) -> str:
+    """Queue a job through the engine's development endpoint; returns its id."""
+    body = NewJob(function_block_id=fb_id, parameters=parameters, type=job_type).to_wire()
+    response = httpx.post(f"{url}/_dev/jobs", json=body, timeout=10)
+    response.raise_for_status()
+    return str(response.json()["jobId"])
+
+
+def job(url: str, job_id: str) -> dict[str, Any]:
+    """A job with its stored result, from the development endpoint."""
+    response = httpx.get(f"{url}/_dev/jobs/{job_id}", timeout=10)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def workers(url: str) -> list[dict[str, Any]]:
+    """Every worker the engine knows, with state."""
+    response = httpx.get(f"{url}/_dev/workers", timeout=10)
+    response.raise_for_status()
+    result: list[dict[str, Any]] = response.json()
+    return result
