@@ -1,0 +1,106 @@
+"""Request parsing, error bodies and JSON responses shared by the contract and the development routes.
+
+Errors have the engine's (NestJS) shape, ``{"statusCode": 400, "message": [...], "error": "Bad Request"}``:
+``message`` is a list naming each invalid field for validation errors, a string otherwise.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails, to_json
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+Model = TypeVar("Model", bound=BaseModel)
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+class ApiError(Exception):
+    """An answer other than success: status code and NestJS-style message."""
+
+    def __init__(self, status: int, message: str | list[str]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON response; the body is serialised by pydantic-core, which is fast and compact."""
+    return Response(to_json(body), status_code=status, media_type=JSON_MEDIA_TYPE)
+
+
+def empty_response(status: int) -> Response:
+    """A response without a body, as the contract has for FB registration, results and logs."""
+    return Response(status_code=status)
+
+
+def error_body(status: int, message: str | list[str]) -> dict[str, Any]:
+    """``{"statusCode", "message", "error"}`` as NestJS writes it."""
+    return {"statusCode": status, "message": message, "error": HTTPStatus(status).phrase}
+
+
+async def parse_body(request: Request, model: type[Model]) -> Model:
+    """Validate the JSON body against ``model``: camelCase names only, no type coercion; 400 otherwise.
+
+    Strictness is on purpose: the local engine should catch a worker that sends ``"1"`` for a number or
+    a snake_case field name, which the production engine would not accept either.
+    """
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw or b"{}", strict=True, by_name=False)
+    except ValidationError as exc:
+        raise ApiError(400, _messages(exc.errors(include_url=False))) from None
+
+
+def _messages(errors: list[ErrorDetails]) -> str | list[str]:
+    if len(errors) == 1 and errors[0]["type"] == "json_invalid":
+        return f"Malformed JSON body: {errors[0]['msg']}"
+    return [f"{_field(error)}: {error['msg']}" for error in errors]
+
+
+def _field(error: ErrorDetails) -> str:
+    """The field's path in camelCase (``functionBlockIds.0.package``), ``body`` for the body itself."""
+    parts = [str(part) for part in error["loc"]]
+    return ".".join(parts) if parts else "body"
+
+
+def query_flag(request: Request, name: str) -> bool:
+    """A boolean query parameter (``true``/``false``, ``1``/``0``), False when absent; 400 otherwise."""
+    value = request.query_params.get(name)
+    if value is None or value.lower() in ("false", "0", ""):
+        return False
+    if value.lower() in ("true", "1"):
+        return True
+    raise ApiError(400, [f"{name} must be a boolean value"])
+
+
+def query_choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    """An optional query parameter restricted to ``allowed``; 400 naming the parameter otherwise."""
+    value = request.query_params.get(name)
+    if value is None or value in allowed:
+        return value
+    raise ApiError(400, [f"{name} must be one of the following values: {', '.join(allowed)}"])
+
+
+async def api_error_handler(_request: Request, exc: Exception) -> Response:
+    """Render an :class:`ApiError`."""
+    assert isinstance(exc, ApiError)
+    return json_response(error_body(exc.status, exc.message), exc.status)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Render starlette's own errors as NestJS does: an unrouted method and path is 404 ``Cannot POST /x``."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405):  # NestJS has no 405: a wrong method is simply an unknown route
+        return json_response(error_body(404, f"Cannot {request.method} {request.url.path}"), 404)
+    return json_response(error_body(exc.status_code, exc.detail), exc.status_code)
+
+
+async def server_error_handler(_request: Request, _exc: Exception) -> Response:
+    """A bug in the local engine: 500 with the engine's body (the traceback goes to the log)."""
+    return json_response({"statusCode": 500, "message": "Internal server error"}, 500)
