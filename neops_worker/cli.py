@@ -143,7 +143,9 @@ def _register_command_modules() -> None:
 
 
 #: Modules exposing ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "neops_worker.health",
+]
 
 _register_command_modules()
 

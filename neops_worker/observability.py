@@ -1,7 +1,14 @@
 """Logging: rich on a terminal, plain lines otherwise, or JSON lines; job context; secret redaction.
 
-Every log line written while a job is in hand carries the job id, the function block id and the
-worker id, taken from a ContextVar (``job_log_context``), so no call site has to repeat them.
+Every log line carries the worker's identity (``worker_id``, ``worker_name``), and every line written
+while a job is in hand also its ``job_id``, ``function_block`` and ``job_type``, so no call site has
+to repeat them. The worker's identity is process-wide: it is set inside the start-up task but must
+show on the lines of every task, which a ContextVar (copied into each task as it is created) would
+not do. The job's fields are a ContextVar, because they belong to the task (and the block's thread)
+that runs the job.
+
+JSON lines always hold ``timestamp``, ``level``, ``logger``, ``message``, ``worker_id`` and
+``worker_name`` (``null`` until known); the documented field list is in ``docs/operations.md``.
 """
 
 from __future__ import annotations
@@ -19,11 +26,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-#: Fields of a log line that identify the worker and the job in hand.
+#: Fields of a log line that identify the worker (process-wide) and the job in hand (per task).
 _NO_FIELDS: Mapping[str, str] = types.MappingProxyType({})
-_worker_fields: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
-    "neops_worker", default=_NO_FIELDS
-)
+_worker_fields: Mapping[str, str] = _NO_FIELDS
+#: Keys every JSON line carries, ``null`` while unknown.
+IDENTITY_FIELDS = ("worker_id", "worker_name")
 _job_fields: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "neops_job", default=_NO_FIELDS
 )
@@ -36,13 +43,12 @@ _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asc
 
 
 def set_worker_identity(worker_id: str | None, worker_name: str | None) -> None:
-    """Name the worker in every later log line (called at registration and re-registration)."""
-    fields = {}
-    if worker_id:
-        fields["worker_id"] = worker_id
-    if worker_name:
-        fields["worker_name"] = worker_name
-    _worker_fields.set(fields)
+    """Name the worker in every later log line, in every task (at start, registration, re-registration)."""
+    global _worker_fields  # noqa: PLW0603 - one identity per process, read by the log filter
+    fields = {
+        name: value for name, value in zip(IDENTITY_FIELDS, (worker_id, worker_name), strict=True) if value
+    }
+    _worker_fields = types.MappingProxyType(fields)
 
 
 @contextlib.contextmanager
@@ -72,7 +78,7 @@ class _ContextFilter(logging.Filter):
     """Adds the worker and job fields to every record, and redacts secrets in ``extra`` fields."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in {**_worker_fields.get(), **_job_fields.get()}.items():
+        for name, value in {**_worker_fields, **_job_fields.get()}.items():
             if not hasattr(record, name):
                 setattr(record, name, value)
         for name in list(record.__dict__):
@@ -96,6 +102,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        line.update(dict.fromkeys(IDENTITY_FIELDS))
         line.update(_extras(record))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
@@ -121,8 +128,9 @@ class ConsoleFormatter(logging.Formatter):
         return head
 
 
-def setup_logging(level: str = "INFO", log_format: str = "console") -> None:
+def setup_logging(level: str = "INFO", log_format: str = "console", worker_name: str | None = None) -> None:
     """Configure the root logger once: JSON lines, rich on a terminal, or plain lines."""
+    set_worker_identity(None, worker_name)
     handler: logging.Handler
     if log_format == "json":
         handler = logging.StreamHandler(sys.stderr)

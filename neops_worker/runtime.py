@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Callable
 
@@ -29,7 +30,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 def run_worker(settings: Settings) -> int:
     """Run the worker daemon until it is stopped; returns the process exit code."""
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, settings.worker_name)
     log.debug("Effective configuration: %s", settings.public_view())
     try:
         registry = load_registry(settings)
@@ -83,12 +84,29 @@ async def _serve(settings: Settings, registry: Registry) -> int:
 
 def extra_observers(settings: Settings) -> list[WorkerObserver]:
     """Observers chosen by the settings (metrics, service manager notifications)."""
-    return []
+    from neops_worker.sdnotify import SystemdObserver
+
+    observers: list[WorkerObserver] = []
+    systemd = SystemdObserver.from_environ(os.environ)
+    if systemd.notifier.enabled:
+        observers.append(systemd)
+    if settings.health_port is not None:
+        from neops_worker.metrics import WorkerMetrics
+
+        observers.append(WorkerMetrics())
+    return observers
 
 
 def extensions(settings: Settings, worker: Worker) -> list[contextlib.AbstractAsyncContextManager[object]]:
     """Companion services that live as long as the worker (the health listener)."""
-    return []
+    if settings.health_port is None:
+        return []
+    from neops_worker.health import LIVENESS_INTERVALS, HealthServer
+    from neops_worker.metrics import WorkerMetrics
+
+    metrics = next(o for o in worker.observers.observers if isinstance(o, WorkerMetrics))
+    limit_s = LIVENESS_INTERVALS * settings.heartbeat_interval
+    return [HealthServer(worker, metrics, settings.health_host, settings.health_port, limit_s)]
 
 
 @contextlib.asynccontextmanager

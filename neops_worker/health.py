@@ -1,0 +1,237 @@
+"""The health listener (``/livez``, ``/readyz``, ``/metrics``) and the ``neops_worker health`` probe.
+
+The listener is a tiny HTTP/1.1 responder served by ``asyncio.start_server`` on the worker's own
+event loop: an answer from ``/livez`` proves the loop runs, which a server in a thread of its own
+could not. It is off unless ``HEALTH_PORT`` is set, binds to ``HEALTH_HOST`` (127.0.0.1 by default),
+and lives from before start-up until after the drain (an async context manager).
+
+- ``/livez``: 200 while the worker starts, or while the engine accepted a heartbeat within the limit
+  (three heartbeat intervals); else 503.
+- ``/readyz``: 200 once the worker and its blocks are registered, until the drain starts; else 503.
+- ``/metrics``: the Prometheus text format (see ``neops_worker.metrics``).
+
+The probe exits 0 or 1 only (Docker reserves 2 for HEALTHCHECK commands), with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import logging
+import urllib.parse
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from neops_worker.errors import ConfigurationError
+from neops_worker.worker.events import WorkerState
+
+if TYPE_CHECKING:
+    import typer
+
+    from neops_worker.metrics import WorkerMetrics
+    from neops_worker.settings import Settings
+    from neops_worker.worker.lifecycle import Worker
+
+log = logging.getLogger("neops_worker.health")
+
+#: How long a client may take to send its request line and headers.
+READ_TIMEOUT_S = 5.0
+MAX_HEADER_LINES = 100
+#: ``/livez`` fails once this many heartbeat intervals passed without an accepted heartbeat.
+LIVENESS_INTERVALS = 3
+PROBE_TIMEOUT_S = 3.0
+REGISTERED_STATES = frozenset({WorkerState.REGISTERED, WorkerState.IDLE, WorkerState.BUSY})
+TEXT = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP response of the listener."""
+
+    status: int
+    body: bytes
+    content_type: str = TEXT
+
+    @classmethod
+    def check(cls, ok: bool, reason: str) -> Answer:
+        """200 or 503 with the reason as a text line."""
+        return cls(200 if ok else 503, (reason + "\n").encode())
+
+
+def liveness(worker: Worker, metrics: WorkerMetrics, limit_s: float) -> tuple[bool, str]:
+    """Live while starting, or while the last accepted heartbeat is at most ``limit_s`` old."""
+    if worker.state is WorkerState.STARTING:
+        return True, "ok: starting"
+    age = metrics.seconds_since_heartbeat()
+    if age <= limit_s:
+        return True, f"ok: {worker.state.value}, last heartbeat accepted {age:.1f} s ago"
+    return False, f"no heartbeat accepted for {age:.0f} s (limit {limit_s:g} s)"
+
+
+def readiness(worker: Worker) -> tuple[bool, str]:
+    """Ready once registered (with an id) and until the drain starts."""
+    if worker.stopping:
+        return False, f"{worker.state.value}: shutting down"
+    if worker.state in REGISTERED_STATES and worker.worker_id is not None:
+        return True, f"ok: {worker.state.value} as {worker.worker_id}"
+    if worker.state in REGISTERED_STATES:
+        return False, "registration lost: registering again"
+    return False, f"not registered yet ({worker.state.value})"
+
+
+class HealthServer:
+    """Serves ``/livez``, ``/readyz`` and ``/metrics`` for one worker on the running event loop."""
+
+    def __init__(self, worker: Worker, metrics: WorkerMetrics, host: str, port: int, limit_s: float) -> None:
+        self.worker = worker
+        self.metrics = metrics
+        self.host = host
+        self.port = port
+        self.limit_s = limit_s
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> HealthServer:
+        try:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"HEALTH_PORT: cannot listen on {self.host}:{self.port} ({exc.strerror or exc})"
+            ) from None
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("Health listener on http://%s:%d (/livez, /readyz, /metrics)", self.host, self.port)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def answer(self, path: str) -> Answer:
+        """The response for ``path``."""
+        if path == "/livez":
+            return Answer.check(*liveness(self.worker, self.metrics, self.limit_s))
+        if path == "/readyz":
+            return Answer.check(*readiness(self.worker))
+        if path == "/metrics":
+            body, content_type = self.metrics.render()
+            return Answer(200, body, content_type)
+        return Answer(404, b"not found: try /livez, /readyz or /metrics\n")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            method, path = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT_S)
+            allowed = method in ("GET", "HEAD")
+            answer = self.answer(path) if allowed else Answer(405, b"only GET and HEAD\n")
+            writer.write(_encode(answer, with_body=method != "HEAD"))
+            await writer.drain()
+        except (TimeoutError, ConnectionError, ValueError) as exc:
+            log.debug("Health request dropped: %s", exc)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str]:
+    """Method and path of one request; the headers are read and ignored."""
+    parts = (await reader.readline()).decode("latin-1").split()
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        raise ValueError(f"not an HTTP request line: {' '.join(parts)[:80]!r}")
+    for _ in range(MAX_HEADER_LINES):
+        if (await reader.readline()).strip() == b"":
+            return parts[0], urllib.parse.urlsplit(parts[1]).path
+    raise ValueError("too many header lines")
+
+
+def _encode(answer: Answer, with_body: bool) -> bytes:
+    reason = http.client.responses.get(answer.status, "")
+    head = (
+        f"HTTP/1.1 {answer.status} {reason}\r\nContent-Type: {answer.content_type}\r\n"
+        f"Content-Length: {len(answer.body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + (answer.body if with_body else b"")
+
+
+# --- the probe ------------------------------------------------------------------------------------
+
+
+def listener_url(host: str, port: int) -> str:
+    """The base URL to reach a listener bound to ``host:port`` from this machine."""
+    local = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    return f"http://[{local}]:{port}" if ":" in local else f"http://{local}:{port}"
+
+
+def probe(url: str, timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
+    """GET ``url``: healthy on 200; the reason is the listener's text, or why it did not answer."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False, f"not an http:// URL: {url}"
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        connection.request("GET", parts.path or "/")
+        response = connection.getresponse()
+        text = response.read(2000).decode("utf-8", "replace").strip().splitlines()
+    except (OSError, http.client.HTTPException) as exc:
+        return False, f"no answer from {url}: {exc or type(exc).__name__}"
+    finally:
+        connection.close()
+    reason = text[0] if text else f"HTTP {response.status}"
+    return response.status == 200, reason
+
+
+def configured_listener(settings: Settings) -> str:
+    """The base URL of the listener ``HEALTH_HOST``/``HEALTH_PORT`` describe."""
+    if settings.health_port is None:
+        raise ConfigurationError("the health listener is off (HEALTH_PORT is unset); pass --url")
+    return listener_url(settings.health_host, settings.health_port)
+
+
+def run_probe(url: str | None, ready: bool, timeout: float) -> tuple[bool, str]:
+    """Probe ``/livez`` (or ``/readyz``) of ``url`` or of the configured listener.
+
+    Configuration problems count as unhealthy (exit 1), not as usage errors.
+    """
+    from neops_worker.settings import load_settings
+
+    if url is None:
+        try:
+            url = configured_listener(load_settings())
+        except ConfigurationError as exc:
+            return False, f"configuration: {exc}"
+    return probe(url.rstrip("/") + ("/readyz" if ready else "/livez"), timeout)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``health`` command."""
+    import typer
+
+    def health(
+        ready: bool = typer.Option(False, "--ready", help="Probe /readyz (registered, not draining)."),
+        url: str | None = typer.Option(
+            None, "--url", help="Listener base URL (default: from HEALTH_HOST and HEALTH_PORT)."
+        ),
+        timeout: float = typer.Option(PROBE_TIMEOUT_S, "--timeout", help="Seconds to wait for the answer."),
+    ) -> None:
+        """Probe the health listener: exit 0 if live (or ready, with --ready), else 1, with one line."""
+        ok, reason = run_probe(url, ready, timeout)
+        typer.echo(reason if ok else f"unhealthy: {reason}")
+        raise typer.Exit(0 if ok else 1)
+
+    app.command("health")(health)
+
+
+__all__ = [
+    "Answer",
+    "HealthServer",
+    "configured_listener",
+    "listener_url",
+    "liveness",
+    "probe",
+    "readiness",
+    "register",
+    "run_probe",
+]
