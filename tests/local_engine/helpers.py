@@ -1,0 +1,207 @@
+"""Helpers for the local engine's tests: a client that checks every answer against the contract.
+
+Every response a test receives through :class:`Api` is checked: a 2xx body of a contract endpoint
+against its JSON Schema (and without ``null`` where the contract wants the field left out), a body-less
+endpoint for an empty body, and every 4xx for the NestJS error shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from neops_worker.wire import (
+    JobExecutionResult,
+    JobPoll,
+    JobResult,
+    RegisterFunctionBlock,
+    RegisterWorker,
+    Versionable,
+)
+from tests.contract import assert_valid
+
+FB_A = Versionable(package="fb.test", name="alpha", major_version=1, minor_version=2, patch_version=0)
+FB_B = Versionable(package="fb.test", name="beta", major_version=2, minor_version=0, patch_version=1)
+
+#: (method, path pattern, schema, whether the body is an array of it); the first match wins.
+SCHEMA_ROUTES: list[tuple[str, re.Pattern[str], str, bool]] = [
+    ("POST", re.compile(r"/workers/register"), "WorkerRegistrationResponseDto", False),
+    ("GET", re.compile(r"/workers(/online)?"), "WorkerRegistrationResponseDto", True),
+    ("GET", re.compile(r"/workers/[^/]+/jobs"), "JobShowResultDto", True),
+    ("GET", re.compile(r"/workers/[^/]+"), "WorkerRegistrationResponseDto", False),
+    ("GET", re.compile(r"/blackboard/jobs(/active)?"), "JobShowResultDto", True),
+    ("POST", re.compile(r"/blackboard/job"), "JobDefinitionDto", True),
+    ("POST", re.compile(r"/version/compatibility"), "VersionCompatibilityResponseDto", False),
+    ("GET", re.compile(r"/version"), "VersionResponseDto", False),
+    ("GET", re.compile(r"/health"), "HealthResponse", False),
+]
+#: Contract endpoints that answer without a body.
+EMPTY_ROUTES = [
+    re.compile(p) for p in (r"/function-blocks/register", r"/blackboard/job/result", r"/blackboard/job/log")
+]
+#: Ping and unregister answer ``{"success": bool}`` (0.43 shape; 0.42.1 has no body, workers accept both).
+SUCCESS_ROUTE = re.compile(r"/workers/[^/]+/(ping|unregister)")
+#: Fields the contract lets the engine send as ``null`` (parameters and context are free-form payloads).
+NULLABLE_RECEIVED = frozenset({"entityId", "deletedAt", "workerId", "workerName"})
+FREE_FORM = frozenset({"parameters", "context"})
+
+
+def unexpected_nulls(body: Any, path: str = "") -> list[str]:
+    """Paths of ``null`` in an engine answer outside the nullable fields."""
+    if isinstance(body, list):
+        return [found for i, item in enumerate(body) for found in unexpected_nulls(item, f"{path}/{i}")]
+    if not isinstance(body, dict):
+        return []
+    found: list[str] = []
+    for key, value in body.items():
+        if value is None and key not in NULLABLE_RECEIVED:
+            found.append(f"{path}/{key}")
+        elif key not in FREE_FORM:
+            found.extend(unexpected_nulls(value, f"{path}/{key}"))
+    return found
+
+
+def check_response(response: httpx.Response) -> None:
+    """Check one answer of the engine against the contract (an httpx response hook)."""
+    response.read()
+    method, path = response.request.method, response.request.url.path
+    if 400 <= response.status_code < 500:
+        check_error_shape(response)
+    elif response.is_success and not path.startswith("/_dev/"):
+        check_success_body(method, path, response)
+
+
+def check_error_shape(response: httpx.Response) -> None:
+    """A 4xx carries ``{"statusCode", "message", "error"}`` as NestJS writes it."""
+    body = response.json()
+    assert body["statusCode"] == response.status_code
+    assert isinstance(body["message"], str | list)
+    assert isinstance(body["error"], str)
+
+
+def check_success_body(method: str, path: str, response: httpx.Response) -> None:
+    """A 2xx body of a contract endpoint matches its schema, or is empty where the contract has none."""
+    if method == "POST" and any(p.fullmatch(path) for p in EMPTY_ROUTES):
+        assert response.content == b"", f"{path} should answer without a body"
+        return
+    if method == "POST" and SUCCESS_ROUTE.fullmatch(path):
+        assert response.json() == {"success": True}
+        return
+    if method == "GET" and path.endswith("/function-blocks"):
+        assert all(isinstance(item, str) for item in response.json())
+        return
+    dto, is_array = next((dto, arr) for m, p, dto, arr in SCHEMA_ROUTES if m == method and p.fullmatch(path))
+    body = response.json()
+    for item in body if is_array else [body]:
+        assert_valid(dto, item)
+    assert not unexpected_nulls(body), f"{path} sends null for optional fields: {unexpected_nulls(body)}"
+
+
+@dataclass
+class Api:
+    """The engine's HTTP API, every answer checked by :func:`check_response`."""
+
+    http: httpx.Client
+
+    @classmethod
+    def connect(cls, url: str) -> Api:
+        """A checked client for the engine at ``url``."""
+        return cls(httpx.Client(base_url=url, timeout=10.0, event_hooks={"response": [check_response]}))
+
+    def register_worker(self, name: str = "worker-1") -> str:
+        """Register a worker; its UUID."""
+        response = self.http.post(
+            "/workers/register", json=RegisterWorker(version="1.0.0", name=name).to_wire()
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["uuid"])
+
+    def register_fb(self, worker_id: str | None, fb: Versionable = FB_A) -> httpx.Response:
+        """Register ``fb`` for the worker; the raw answer (201, 409 or 404)."""
+        body = RegisterFunctionBlock(
+            **fb.model_dump(),
+            worker_id=worker_id,
+            description="test block",
+            run_on="device",
+            fb_type="facts",
+            parameter_json_schema={"type": "object"},
+            result_data_json_schema={"type": "object"},
+        )
+        return self.http.post("/function-blocks/register", json=body.to_wire())
+
+    def worker_with(self, *fbs: Versionable, name: str = "worker-1") -> str:
+        """A registered worker serving ``fbs``."""
+        worker_id = self.register_worker(name)
+        for fb in fbs:
+            assert self.register_fb(worker_id, fb).status_code in (201, 409)
+        return worker_id
+
+    def add_job(self, fb: Versionable = FB_A, **fields: Any) -> str:
+        """Queue a job through ``/_dev/jobs``; its id."""
+        response = self.http.post("/_dev/jobs", json={"functionBlockId": fb.fb_id, **fields})
+        assert response.status_code == 201, response.text
+        return str(response.json()["jobId"])
+
+    def poll_raw(
+        self, worker_id: str, fbs: Iterable[Versionable] = (FB_A,), limit: int | None = None
+    ) -> httpx.Response:
+        """``POST /blackboard/job``; the raw answer."""
+        body = JobPoll(function_block_ids=list(fbs), limit=limit, worker_id=worker_id)
+        return self.http.post("/blackboard/job", json=body.to_wire())
+
+    def poll(
+        self, worker_id: str, fbs: Iterable[Versionable] = (FB_A,), limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Claim jobs; the job definitions."""
+        response = self.poll_raw(worker_id, fbs, limit)
+        assert response.status_code == 201, response.text
+        jobs: list[dict[str, Any]] = response.json()
+        return jobs
+
+    def push_result(self, job_id: str, success: bool = True, message: str = "done") -> httpx.Response:
+        """``POST /blackboard/job/result``; the raw answer."""
+        result = JobResult(
+            job_execution_id=job_id,
+            status="success" if success else "failed",
+            result=JobExecutionResult(success=success, message=message, data={"answer": 42}),
+        )
+        return self.http.post("/blackboard/job/result", json=result.to_wire())
+
+    def dev_job(self, job_id: str) -> dict[str, Any]:
+        """``GET /_dev/jobs/{jobId}``."""
+        response = self.http.get(f"/_dev/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()
+        return job
+
+    def dev_jobs(self, **query: str) -> list[dict[str, Any]]:
+        """``GET /_dev/jobs`` with filters."""
+        response = self.http.get("/_dev/jobs", params=query)
+        assert response.status_code == 200, response.text
+        jobs: list[dict[str, Any]] = response.json()
+        return jobs
+
+    def worker_state(self, worker_id: str) -> str:
+        """The worker's ``state`` from ``GET /workers/{uuid}?findDeleted=true``."""
+        response = self.http.get(f"/workers/{worker_id}", params={"findDeleted": "true"})
+        assert response.status_code == 200, response.text
+        return str(response.json()["state"])
+
+
+class FakeClock:
+    """A clock the test moves by hand, so heartbeat thresholds are crossed exactly when the test says."""
+
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        """The current fake time in epoch seconds."""
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds
