@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 #: Bumped when a table changes incompatibly; a file with another version is refused, not migrated.
 SCHEMA_VERSION = 1
 
@@ -129,11 +131,30 @@ WHERE (?1 IS NULL OR j.status = ?1) AND (?2 IS NULL OR j.worker_id = ?2) AND (?3
 
 PICK_PENDING = "SELECT seq FROM jobs WHERE status = 'pending' AND fb_id = ? ORDER BY seq LIMIT ?"
 
-CLAIM = """
+_CLAIM = """
 UPDATE jobs SET status = 'polled', worker_id = ?, claims = claims + 1, claimed_at = ?
-WHERE seq IN (SELECT value FROM json_each(?)) AND status = 'pending'
+WHERE seq IN ({marks}) AND status = 'pending'
 RETURNING seq, job_id, fb_id, step_label, parameters, context, type, run_on, entity_id
 """
+
+
+#: Up to this many jobs a claim binds one ``?`` per job (cheaper); beyond, one JSON array (no variable limit).
+MAX_CLAIM_MARKS = 64
+
+
+def claim(count: int) -> str:
+    """The statement claiming ``count`` jobs by queue position (parameters: :func:`claim_args`)."""
+    if count > MAX_CLAIM_MARKS:
+        return _CLAIM.format(marks="SELECT value FROM json_each(?)")
+    return _CLAIM.format(marks=", ".join("?" * count))
+
+
+def claim_args(worker_id: str, now: float, seqs: list[int]) -> tuple[object, ...]:
+    """The parameters of :func:`claim` for these queue positions."""
+    if len(seqs) > MAX_CLAIM_MARKS:
+        return (worker_id, now, json.dumps(seqs))
+    return (worker_id, now, *seqs)
+
 
 ACCEPT_RESULT = """
 UPDATE jobs SET status = 'pushed', result_status = ?, result_message = ?, result = ?, finished_at = ?

@@ -6,6 +6,7 @@ Standard library only: this module works without the ``engine`` dependency group
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import selectors
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -73,7 +75,7 @@ class EngineProcess:
         if self.running:
             raise RuntimeError("the engine process is already running")
         command = engine_command(self._db_path, self._host, self._port, self._options)
-        with _log_target(self._log_path) as stderr:
+        with _stderr_target(self._log_path) as stderr:
             process = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=_child_env()
             )
@@ -144,18 +146,14 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-class _log_target:  # noqa: N801 - used like a function, as a context manager
-    """The stderr target for the child: a file opened for appending, or inherited."""
-
-    def __init__(self, path: str | Path | None) -> None:
-        self._file: IO[str] | None = None if path is None else open(path, "a")  # noqa: SIM115
-
-    def __enter__(self) -> IO[str] | None:
-        return self._file
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._file is not None:
-            self._file.close()  # the child holds its own descriptor
+@contextlib.contextmanager
+def _stderr_target(path: str | Path | None) -> Iterator[IO[str] | None]:
+    """The child's stderr: ``path`` opened for appending (the child keeps its own copy), or inherited."""
+    if path is None:
+        yield None
+        return
+    with open(path, "a") as log:
+        yield log
 
 
 def _await_ready(process: subprocess.Popen[str], timeout_s: float) -> str:

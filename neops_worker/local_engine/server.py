@@ -115,12 +115,15 @@ class LocalEngine:
         """Open the store, bind the socket and serve until :meth:`stop`; returns once requests are served."""
         if self._running is not None:
             raise RuntimeError("the local engine is already running")
-        store = EngineStore.open(self._db_path, self._options, self._clock)
-        try:
-            self._running = _Running.launch(store, bind_socket(self._host, self._port), self, timeout_s)
-        except BaseException:
-            store.close()
-            raise
+        with contextlib.ExitStack() as undo:  # releases what was acquired if a later step fails
+            store = EngineStore.open(self._db_path, self._options, self._clock)
+            undo.callback(store.close)
+            sock = bind_socket(self._host, self._port)
+            undo.callback(sock.close)
+            running = _Running(store, build_server(store, sock, self._wrap_app, self._log_level), sock)
+            running.start(timeout_s)
+            undo.pop_all()
+        self._running = running
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -169,46 +172,41 @@ class LocalEngine:
 
 
 class _Running:
-    """One run of a :class:`LocalEngine`: store, socket, uvicorn server and its thread."""
+    """One run of a :class:`LocalEngine`: store, uvicorn server, socket and the serving thread."""
 
-    def __init__(self, store: EngineStore, sock: socket.socket, server: uvicorn.Server) -> None:
+    def __init__(self, store: EngineStore, server: uvicorn.Server, sock: socket.socket) -> None:
         self.store = store
-        self.sock = sock
         self.server = server
+        self.sock = sock
         self.url = url_of(sock)
         self.thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="local-engine", daemon=True
         )
 
-    @classmethod
-    def launch(
-        cls, store: EngineStore, sock: socket.socket, engine: LocalEngine, timeout_s: float
-    ) -> _Running:
-        """Start the server thread and wait until uvicorn reports it is serving."""
-        try:
-            running = cls(store, sock, build_server(store, sock, engine._wrap_app, engine._log_level))
-        except BaseException:
-            sock.close()
-            raise
-        running.thread.start()
+    def start(self, timeout_s: float) -> None:
+        """Start the serving thread and wait until uvicorn reports it is serving."""
+        self.thread.start()
         deadline = time.monotonic() + timeout_s
-        while not running.server.started:
-            if not running.thread.is_alive() or time.monotonic() > deadline:
-                running.stop(timeout_s=1.0)
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self._halt(timeout_s=1.0)
                 raise RuntimeError("the local engine did not start (see the log)")
             time.sleep(0.005)
-        return running
 
     def stop(self, timeout_s: float) -> None:
-        """Ask uvicorn to exit, wait for it (forcing after ``timeout_s``), then release socket and store."""
+        """Stop serving, then release the socket and the store."""
+        self._halt(timeout_s)
+        self.sock.close()
+        if not self.thread.is_alive():  # a hung thread may still use the store; leave it to the process exit
+            self.store.close()
+
+    def _halt(self, timeout_s: float) -> None:
+        """Ask uvicorn to exit and wait for the thread, forcing the exit after ``timeout_s``."""
         self.server.should_exit = True
         self.thread.join(timeout_s)
         if self.thread.is_alive():
             self.server.force_exit = True
             self.thread.join(timeout_s)
-        self.sock.close()
-        if not self.thread.is_alive():  # a hung thread may still use the store; leave it to the process exit
-            self.store.close()
 
 
 def serve(

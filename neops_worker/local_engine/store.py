@@ -288,7 +288,11 @@ class EngineStore:
                 for row in db.execute("SELECT fb_id FROM fb_workers WHERE worker_id = ?", (poll.worker_id,))
             }
             seqs = _pick_pending(db, sorted(wanted & linked), poll.limit)
-            rows = db.execute(sql.CLAIM, (poll.worker_id, now, json.dumps(seqs))).fetchall() if seqs else []
+            rows = (
+                db.execute(sql.claim(len(seqs)), sql.claim_args(poll.worker_id, now, seqs)).fetchall()
+                if seqs
+                else []
+            )
         return [_job_definition(row) for row in sorted(rows)]
 
     def submit_result(self, submission: ResultSubmission) -> ResultOutcome:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from neops_worker.local_engine import LocalEngine
+from neops_worker.local_engine.models import NewJob
 from neops_worker.wire import JobLog
 from tests.local_engine.conftest import HEARTBEAT_S, OFFLINE_AFTER
 from tests.local_engine.helpers import FB_A, FB_B, Api, FakeClock
@@ -109,6 +111,14 @@ def test_poll_without_limit_claims_everything(api: Api) -> None:
     worker_id = api.worker_with(FB_A)
     job_ids = [api.add_job() for _ in range(4)]
     assert [job["jobId"] for job in api.poll(worker_id)] == job_ids
+
+
+def test_poll_without_limit_claims_a_long_queue(api: Api, engine: LocalEngine) -> None:
+    """A poll without limit over a long queue (past the one-parameter-per-job claim) claims all of it."""
+    worker_id = api.worker_with(FB_A)
+    job_ids = [engine.store.add_job(NewJob(function_block_id=FB_A.fb_id)) for _ in range(150)]
+    assert [job["jobId"] for job in api.poll(worker_id)] == job_ids
+    assert {row["claims"] for row in api.dev_jobs()} == {1}
 
 
 def test_poll_merges_blocks_in_queue_order(api: Api) -> None:
