@@ -2,8 +2,9 @@
 
 sqlite3 only, no HTTP. Every write goes through one connection under one lock and, where it reads
 before it writes, inside ``BEGIN IMMEDIATE``; so a claim is atomic even when several processes share
-the file. WAL with ``synchronous=NORMAL`` keeps commits cheap: a crash may lose the last few
-transactions, never corrupt the file, which is the right trade for a development engine.
+the file. WAL with ``synchronous=NORMAL`` keeps commits cheap: a killed engine loses nothing it
+committed, a power loss may lose the last transactions but never corrupts the file; the right trade
+for a development engine.
 
 Worker liveness is counted from ``max(last ping, store opened)``: after an engine restart every
 worker that was alive gets a full offline period to ping again, since it could not reach a dead engine.
@@ -47,10 +48,10 @@ from neops_worker.wire import (
 )
 
 Clock = Callable[[], float]
+Row = tuple[Any, ...]
 
 #: Polls and pings sweep for silent workers at most this often; the background sweep does the rest.
 SWEEP_GAP_S = 0.02
-Row = tuple[Any, ...]
 
 
 class ResultOutcome(enum.Enum):
