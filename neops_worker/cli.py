@@ -144,6 +144,7 @@ def _register_command_modules() -> None:
 
 #: Modules exposing ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: list[str] = [
+    "neops_worker.devtools",
     "neops_worker.health",
 ]
 

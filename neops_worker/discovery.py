@@ -5,10 +5,14 @@ the directory's own name (``function_blocks/net/show.py`` -> ``function_blocks.n
 blocks can import their sibling modules and two directories with same-named subpackages do not
 collide (a second root of the same name gets a ``__2`` suffix). Dot-directories, ``__pycache__``,
 ``test``/``tests`` directories, ``test_*.py`` and ``conftest.py`` are skipped.
+
+A module that declares an invalid block counts as broken, as if the decorator had raised; every
+invalid block in it is reported, each with its reasons and line, not only the first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -20,8 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from neops_worker.blocks.base import FunctionBlock
-from neops_worker.blocks.registration import Registration
+from neops_worker.blocks.registration import (
+    FunctionBlockDefinitionError,
+    Registration,
+    collect_definition_errors,
+)
 
 SKIPPED_DIRS = frozenset({"__pycache__", "test", "tests", "node_modules"})
 
@@ -55,6 +65,8 @@ class DiscoveryProblem:
     message: str
     line: int | None = None
     detail: str = ""
+    #: For an invalid block declaration or registration: each reason on its own.
+    reasons: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else str(self.path)
@@ -138,24 +150,59 @@ def _root_of(module: types.ModuleType) -> Path | None:
 
 
 def _load(module_name: str, file: Path, report: DiscoveryReport) -> None:
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        report.problems.append(_import_problem(file, exc))
+    with collect_definition_errors(file) as invalid:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            report.problems.extend(_definition_problem(file, error) for error in invalid)
+            report.problems.append(_import_problem(file, exc))
+            return
+    if invalid:
+        # A module declaring an invalid block is broken as a whole, exactly as when the decorator
+        # raised at its first invalid block; only now every invalid block of it is reported.
+        _forget(module_name)
+        report.problems.extend(_definition_problem(file, error) for error in invalid)
         return
     report.modules += 1
     report.blocks.extend(_blocks_in(module, file))
 
 
+def _forget(module_name: str) -> None:
+    """Undo the import of ``module_name``, as a failed import would have left things."""
+    sys.modules.pop(module_name, None)
+    parent, _, child = module_name.rpartition(".")
+    if parent in sys.modules:
+        with contextlib.suppress(AttributeError):
+            delattr(sys.modules[parent], child)
+
+
+def _definition_problem(file: Path, error: FunctionBlockDefinitionError) -> DiscoveryProblem:
+    line = error.source[1] if error.source else None
+    message = f"invalid function block {error.where}: " + "; ".join(error.problems)
+    return DiscoveryProblem(file, message, line, reasons=tuple(error.problems))
+
+
 def _import_problem(file: Path, exc: BaseException) -> DiscoveryProblem:
-    line = None
-    if isinstance(exc, SyntaxError) and exc.lineno:
-        line = exc.lineno
-    else:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == file]
-        line = frames[-1].lineno if frames else None
+    line = exc.lineno if isinstance(exc, SyntaxError) and exc.lineno else _line_in(file, exc)
     detail = "".join(traceback.format_exception(exc))
-    return DiscoveryProblem(file, f"failed to import: {type(exc).__name__}: {exc}", line, detail)
+    message = f"failed to import: {type(exc).__name__}: {exc}"
+    return DiscoveryProblem(file, message, line, detail, _reasons(exc))
+
+
+def _reasons(exc: BaseException) -> tuple[str, ...]:
+    """The separate reasons of an invalid declaration or model (``Registration(...)`` itself)."""
+    if isinstance(exc, FunctionBlockDefinitionError):
+        return tuple(exc.problems)
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_url=False)
+        return tuple(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors)
+    return ()
+
+
+def _line_in(file: Path, exc: BaseException) -> int | None:
+    """The line of ``file`` the exception's traceback last passed through."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == file]
+    return frames[-1].lineno if frames else None
 
 
 def _blocks_in(module: types.ModuleType, file: Path) -> list[DiscoveredBlock]:

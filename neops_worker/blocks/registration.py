@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,12 +20,41 @@ FB_TYPE_VALUES: tuple[str, ...] = typing.get_args(FbType)
 
 
 class FunctionBlockDefinitionError(ValueError):
-    """A block's registration is invalid; ``problems`` lists every reason."""
+    """A block's registration is invalid; ``problems`` lists every reason, ``source`` the declaration."""
 
-    def __init__(self, where: str, problems: list[str]) -> None:
+    def __init__(self, where: str, problems: list[str], source: tuple[str, int] | None = None) -> None:
         self.where = where
         self.problems = problems
+        self.source = source
         super().__init__(f"{where}: " + "; ".join(problems))
+
+
+#: Set while discovery imports one file: that file's invalid blocks are collected, not raised.
+_collecting: contextvars.ContextVar[tuple[Path, list[FunctionBlockDefinitionError]] | None] = (
+    contextvars.ContextVar("neops_worker_collecting_definition_errors", default=None)
+)
+
+
+@contextlib.contextmanager
+def collect_definition_errors(file: Path) -> Iterator[list[FunctionBlockDefinitionError]]:
+    """Collect the definition errors of blocks declared in ``file`` instead of raising the first.
+
+    Lets discovery report every invalid block of a module in one run. Blocks declared in other
+    files (imported from ``file``) still raise, so their importer fails as it always did.
+    """
+    errors: list[FunctionBlockDefinitionError] = []
+    token = _collecting.set((file.resolve(), errors))
+    try:
+        yield errors
+    finally:
+        _collecting.reset(token)
+
+
+def _raise_or_collect(error: FunctionBlockDefinitionError) -> None:
+    collecting = _collecting.get()
+    if collecting is None or error.source is None or Path(error.source[0]).resolve() != collecting[0]:
+        raise error
+    collecting[1].append(error)
 
 
 class Registration(BaseModel):
@@ -133,7 +165,10 @@ def register_function_block(registration: Registration) -> Callable[[BlockClass]
         )
         problems = complete.problems()
         if problems:
-            raise FunctionBlockDefinitionError(f"{where} ({complete.fb_id})", problems)
+            _raise_or_collect(
+                FunctionBlockDefinitionError(f"{where} ({complete.fb_id})", problems, complete.source)
+            )
+            return cls
         cls.registration = complete
         return cls
 

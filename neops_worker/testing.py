@@ -1,0 +1,340 @@
+"""Helpers for function-block authors' tests: run a block as the worker would, without an engine.
+
+::
+
+    from neops_worker.testing import device, run_block
+
+    def test_sets_the_release() -> None:
+        run = run_block(SetSoftwareRelease, {"software_release": "17.9"},
+                        context={"devices": [device(42, hostname="r1")]})
+        assert run.success
+        assert run.db_updates == [{"operation": "patch", "entity": "device", "id": 42,
+                                   "path": "software_release", "value": "17.9"}]
+
+Every run goes through ``execute_job``, the function the worker runs jobs with: parameters are
+validated, the context is built and checked, the block runs in a thread of its own (with a
+timeout if one is given) and its answer becomes the ``JobResultDto`` the worker would push.
+
+``block_runner`` is a pytest fixture; import it into a ``conftest.py`` to use it. This module
+imports neither the engine client nor pytest (the fixture is made only when pytest is installed).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from neops_worker.blocks.base import FunctionBlock
+from neops_worker.blocks.entities import Device, DeviceGroup, Entity, Interface
+from neops_worker.blocks.registration import Registration
+from neops_worker.discovery import DiscoveredBlock, discover
+from neops_worker.execution import JobOutcome, execute_job, run_coroutine
+from neops_worker.jobinput import job_definition, normalize_context
+from neops_worker.registry import Registry
+from neops_worker.wire import JobDefinition
+
+BlockRef = type[FunctionBlock[Any, Any]] | DiscoveredBlock | str
+
+
+@dataclass(frozen=True)
+class BlockRun:
+    """What one run of a block produced: the wire result and its parts, ready to assert on."""
+
+    #: ``success``, ``failed``, ``error`` (the block raised), ``timeout`` or ``rejected`` (bad input).
+    outcome: str
+    #: The ``JobResultDto`` body the worker would push, camelCase as on the wire.
+    result: dict[str, Any]
+    duration_s: float
+    job: JobDefinition = field(repr=False)
+
+    @property
+    def success(self) -> bool:
+        """Whether the job succeeded (``result.success``)."""
+        return bool(self.result["result"]["success"])
+
+    @property
+    def message(self) -> str:
+        """The result message (a raised exception reads ``ErrorType: text``)."""
+        return str(self.result["result"].get("message") or "")
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        """The result data as sent (checked against the block's result model), or None."""
+        data: dict[str, Any] | None = self.result["result"].get("data")
+        return data
+
+    @property
+    def db_updates(self) -> list[dict[str, Any]]:
+        """The ``dbUpdates`` entries as sent; empty when the block changed nothing (or failed)."""
+        updates: list[dict[str, Any]] = self.result["result"].get("dbUpdates", {}).get("updates", [])
+        return updates
+
+    @property
+    def acquires(self) -> list[dict[str, Any]]:
+        """An acquire job's acquires as sent; empty otherwise."""
+        acquires: list[dict[str, Any]] = self.result.get("acquires", [])
+        return acquires
+
+    @classmethod
+    def from_outcome(cls, job: JobDefinition, outcome: JobOutcome) -> BlockRun:
+        """Wrap the worker's ``JobOutcome`` of ``job``."""
+        return cls(outcome.outcome, outcome.result.to_wire(), outcome.duration_s, job)
+
+
+class BlockRunner:
+    """Runs blocks given as classes or ids; ids are looked up in ``directories`` or imported blocks."""
+
+    def __init__(self, directories: Sequence[str | Path] = ()) -> None:
+        self.directories = list(directories)
+        self._registry: Registry | None = None
+
+    def run(
+        self,
+        block: BlockRef,
+        params: Mapping[str, Any] | BaseModel | None = None,
+        context: Mapping[str, Any] | None = None,
+        *,
+        run_on: str | None = None,
+        entity_id: int | None = None,
+        job_type: str = "execute",
+        timeout: float = 0,
+    ) -> BlockRun:
+        """Run one job of ``block`` to its result (see ``run_block``)."""
+        found = self.resolve(block)
+        job = make_job(found, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type)
+        outcome = run_coroutine(lambda: execute_job(job, _lookup(found), job_timeout=timeout))
+        return BlockRun.from_outcome(job, outcome)
+
+    async def run_async(
+        self,
+        block: BlockRef,
+        params: Mapping[str, Any] | BaseModel | None = None,
+        context: Mapping[str, Any] | None = None,
+        *,
+        run_on: str | None = None,
+        entity_id: int | None = None,
+        job_type: str = "execute",
+        timeout: float = 0,
+    ) -> BlockRun:
+        """``run`` for tests that already run an event loop."""
+        found = self.resolve(block)
+        job = make_job(found, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type)
+        return BlockRun.from_outcome(job, await execute_job(job, _lookup(found), job_timeout=timeout))
+
+    def resolve(self, block: BlockRef) -> DiscoveredBlock:
+        """The block a reference names: a registered class, a discovered block, or an id or name."""
+        if isinstance(block, DiscoveredBlock):
+            return block
+        if isinstance(block, str):
+            return _only(block, self._candidates(block))
+        return block_of(block)
+
+    def _candidates(self, reference: str) -> list[DiscoveredBlock]:
+        if not self.directories:
+            return _find(reference, imported_blocks())
+        if self._registry is None:
+            report = discover([Path(d) for d in self.directories])
+            if report.problems:
+                raise LookupError("cannot load the blocks: " + "; ".join(map(str, report.problems)))
+            self._registry = Registry(report.blocks)
+        return self._registry.find(reference)
+
+
+def run_block(
+    block: BlockRef,
+    params: Mapping[str, Any] | BaseModel | None = None,
+    context: Mapping[str, Any] | None = None,
+    *,
+    run_on: str | None = None,
+    entity_id: int | None = None,
+    job_type: str = "execute",
+    timeout: float = 0,
+) -> BlockRun:
+    """Run one job of ``block`` exactly as the worker would, and return what it would push.
+
+    ``block`` is a registered ``FunctionBlock`` class or an id (``package/name:1.0.0``,
+    ``package/name`` or a unique name) of an imported block. ``context`` holds ``devices``,
+    ``interfaces`` and ``deviceGroups`` (plain dicts, or the ``device()`` ... helpers' dicts).
+    ``run_on`` defaults to the block's registered run-on; ``entity_id`` to the only entity of
+    that kind in the context. ``job_type`` is ``execute``, ``acquire`` or ``rollback``;
+    ``timeout`` is JOB_TIMEOUT in seconds (0: none).
+    """
+    return BlockRunner().run(
+        block, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type, timeout=timeout
+    )
+
+
+async def run_block_async(
+    block: BlockRef,
+    params: Mapping[str, Any] | BaseModel | None = None,
+    context: Mapping[str, Any] | None = None,
+    *,
+    run_on: str | None = None,
+    entity_id: int | None = None,
+    job_type: str = "execute",
+    timeout: float = 0,
+) -> BlockRun:
+    """``run_block`` for async tests (the block still runs in a thread of its own)."""
+    return await BlockRunner().run_async(
+        block, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type, timeout=timeout
+    )
+
+
+def make_job(
+    block: DiscoveredBlock,
+    params: Mapping[str, Any] | BaseModel | None = None,
+    context: Mapping[str, Any] | None = None,
+    *,
+    run_on: str | None = None,
+    entity_id: int | None = None,
+    job_type: str = "execute",
+) -> JobDefinition:
+    """The ``JobDefinition`` an engine would send to run ``block`` with these inputs."""
+    if isinstance(params, BaseModel):
+        params = params.model_dump(mode="json")
+    return job_definition(
+        block.fb_id,
+        params or {},
+        normalize_context(context or {}),
+        job_type=job_type,
+        run_on=run_on or block.registration.run_on,
+        entity_id=entity_id,
+    )
+
+
+# --- finding blocks ---------------------------------------------------------------------
+
+
+def block_of(cls: type[FunctionBlock[Any, Any]]) -> DiscoveredBlock:
+    """A registered block class as the worker sees it (registration and provenance)."""
+    is_block = inspect.isclass(cls) and issubclass(cls, FunctionBlock)
+    registration: Registration | None = cls.__dict__.get("registration") if is_block else None
+    if registration is None:
+        raise TypeError(f"{cls!r} is not a function block registered with @register_function_block")
+    file, line = registration.source or (inspect.getfile(cls), None)
+    return DiscoveredBlock(cls, registration, cls.__module__, Path(file), line)
+
+
+def imported_blocks() -> list[DiscoveredBlock]:
+    """Every registered block class of a module imported so far."""
+    return [
+        block_of(cls)
+        for cls in _subclasses(FunctionBlock)
+        if "registration" in cls.__dict__ and cls.__module__ in sys.modules
+    ]
+
+
+def _subclasses(cls: type[Any]) -> Iterator[type[Any]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _find(reference: str, blocks: list[DiscoveredBlock]) -> list[DiscoveredBlock]:
+    # One declaration imported under two module names (a directory discovered at two levels)
+    # is two classes but one block.
+    found: dict[tuple[str, str, int | None], DiscoveredBlock] = {}
+    for block in blocks:
+        if reference in (block.fb_id, *_short_names(block)):
+            found.setdefault((block.fb_id, str(block.file.resolve()), block.line), block)
+    return list(found.values())
+
+
+def _short_names(block: DiscoveredBlock) -> tuple[str, str]:
+    reg = block.registration
+    return reg.name, f"{reg.package}/{reg.name}"
+
+
+def _only(reference: str, found: list[DiscoveredBlock]) -> DiscoveredBlock:
+    if not found:
+        raise LookupError(f"no function block {reference!r} (import its module first, or give directories)")
+    if len(found) > 1:
+        ids = ", ".join(f"{b.fb_id} ({b.where})" for b in found)
+        raise LookupError(f"{reference!r} is ambiguous: {ids}")
+    return found[0]
+
+
+def _lookup(block: DiscoveredBlock) -> Callable[[str], DiscoveredBlock | None]:
+    return lambda fb_id: block if fb_id == block.fb_id else None
+
+
+# --- context builders -------------------------------------------------------------------
+
+
+def device(id: int = 1, **attributes: Any) -> dict[str, Any]:
+    """A device for a job context: ``device(42, hostname="r1", software_release="17.6")``."""
+    return _entity(Device, id, attributes)
+
+
+def interface(id: int = 1, **attributes: Any) -> dict[str, Any]:
+    """An interface for a job context: ``interface(7, name="Gi0/1", device={"id": 42})``."""
+    return _entity(Interface, id, attributes)
+
+
+def device_group(id: int = 1, **attributes: Any) -> dict[str, Any]:
+    """A device group for a job context: ``device_group(5, name="core")``."""
+    return _entity(DeviceGroup, id, attributes)
+
+
+def job_context(
+    devices: Sequence[Mapping[str, Any]] = (),
+    interfaces: Sequence[Mapping[str, Any]] = (),
+    device_groups: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """A job context (wire form) from entity dicts, e.g. ``job_context(devices=[device(42)])``."""
+    return normalize_context(
+        {"devices": list(devices), "interfaces": list(interfaces), "deviceGroups": list(device_groups)}
+    )
+
+
+def _entity(model: type[Entity], entity_id: int, attributes: dict[str, Any]) -> dict[str, Any]:
+    """Check the attribute names (a typo would otherwise be silently ignored) and the values."""
+    known = set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
+    unknown = sorted(set(attributes) - known)
+    if unknown:
+        raise TypeError(f"{model.__name__} has no attribute {', '.join(unknown)}")
+    entity = model.model_validate({"id": entity_id, **attributes})
+    return entity.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+# --- the pytest fixture -----------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fixture(function: F) -> F:
+    """Make ``function`` a pytest fixture when pytest is installed (it is no dependency of ours)."""
+    try:
+        import pytest
+    except ModuleNotFoundError:
+        return function
+    return typing.cast(F, pytest.fixture(function))
+
+
+@_fixture
+def block_runner() -> BlockRunner:
+    """Fixture: a ``BlockRunner`` over the imported blocks; import it into your ``conftest.py``."""
+    return BlockRunner()
+
+
+__all__ = [
+    "BlockRun",
+    "BlockRunner",
+    "block_of",
+    "block_runner",
+    "device",
+    "device_group",
+    "imported_blocks",
+    "interface",
+    "job_context",
+    "make_job",
+    "run_block",
+    "run_block_async",
+]

@@ -1,0 +1,115 @@
+"""``neops_worker check``: every problem of a block directory in one run, with file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.devtools.blockdirs import BUNDLED, block_source, invoke, line_of, write_dir
+
+NO_RUN = '''from neops_worker import FunctionBlock, FunctionBlockParams, FunctionBlockResultData
+from neops_worker import Registration, register_function_block
+
+
+@register_function_block(Registration(name="lazy", package="devtools.probes", description="d"))
+class Lazy(FunctionBlock[FunctionBlockParams, FunctionBlockResultData]):
+    """Forgot to implement run()."""
+'''
+
+
+def three_mistakes(root: Path) -> Path:
+    """A syntax error, an invalid registration and a duplicate id, each in a file of its own."""
+    return write_dir(
+        root,
+        {
+            "good.py": block_source(),
+            "syntax.py": "def broken(:\n    pass\n",
+            "invalid.py": block_source(name="bad-name", cls="Bad", run_on="router"),
+            "sub/copy.py": block_source(cls="ProbeCopy"),
+        },
+    )
+
+
+def test_bundled_blocks_pass() -> None:
+    """The example blocks have no problems: exit 0 and a summary."""
+    result = invoke("check", "--dir", str(BUNDLED))
+    assert result.exit_code == 0, result.output
+    assert "OK: 4 function block(s)" in result.stdout
+
+
+def test_three_different_mistakes_are_all_reported_in_one_run(tmp_path: Path) -> None:
+    """Syntax error, invalid registration and duplicate id: three problems, each at file:line, exit 1."""
+    root = three_mistakes(tmp_path / "mistakes")
+    result = invoke("check", "--dir", str(root))
+    assert result.exit_code == 1
+    out = result.stdout
+    assert "mistakes/syntax.py:1: failed to import: SyntaxError" in out
+    invalid_line = line_of(root / "invalid.py", "@register_function_block")
+    assert f"mistakes/invalid.py:{invalid_line}: invalid function block" in out
+    assert "- name 'bad-name' must be non-empty and contain no '/', ':' or '-'" in out
+    assert "- run_on 'router' must be one of global, device, interface, group, client" in out
+    copy_line = line_of(root / "sub" / "copy.py", "@register_function_block")
+    good_line = line_of(root / "good.py", "@register_function_block")
+    assert (
+        f"mistakes/sub/copy.py:{copy_line}: function block devtools.probes/probe:1.0.0 is declared twice: "
+        f"first at mistakes/good.py:{good_line}"
+    ) in out
+    assert "3 problem(s)" in out
+
+
+def test_json_report_lists_the_problems(tmp_path: Path) -> None:
+    """--json: ok flag, the valid blocks, and each problem with file, line, message and details."""
+    root = three_mistakes(tmp_path / "mistakes")
+    result = invoke("check", "--json", "--dir", str(root))
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["blocks"] == ["devtools.probes/probe:1.0.0"]
+    by_file = {problem["file"]: problem for problem in report["problems"]}
+    assert set(by_file) == {"mistakes/syntax.py", "mistakes/invalid.py", "mistakes/sub/copy.py"}
+    assert by_file["mistakes/invalid.py"]["details"] == [
+        "name 'bad-name' must be non-empty and contain no '/', ':' or '-'",
+        "run_on 'router' must be one of global, device, interface, group, client",
+    ]
+
+
+def test_every_invalid_block_of_one_file_is_reported(tmp_path: Path) -> None:
+    """Two invalid declarations in one module: both reported, not only the first."""
+    source = block_source(name="bad-one", cls="One") + block_source(version=(1, -1, 0), cls="Two")
+    root = write_dir(tmp_path / "twice_bad", {"both.py": source})
+    result = invoke("check", "--json", "--dir", str(root))
+    assert result.exit_code == 1
+    problems = [p for p in json.loads(result.stdout)["problems"] if p["file"] == "twice_bad/both.py"]
+    assert [p["details"] for p in problems] == [
+        ["name 'bad-one' must be non-empty and contain no '/', ':' or '-'"],
+        ["version (1, -1, 0) must be three whole numbers >= 0"],
+    ]
+    assert problems[0]["line"] < problems[1]["line"]
+
+
+def test_registration_model_errors_name_each_field(tmp_path: Path) -> None:
+    """A Registration(...) pydantic rejects lists every bad field as a detail."""
+    source = block_source().replace('description="A test block",', "").replace("(1, 0, 0)", "(1, 'x', 0)")
+    root = write_dir(tmp_path / "model_errors", {"reg.py": source})
+    result = invoke("check", "--dir", str(root))
+    assert result.exit_code == 1
+    assert "failed to import: ValidationError: 2 validation errors for Registration" in result.stdout
+    assert "- description: Field required" in result.stdout
+    assert "- version.1: Input should be a valid integer" in result.stdout
+
+
+def test_block_without_run_is_a_problem(tmp_path: Path) -> None:
+    """A registered class that does not implement run() is reported."""
+    root = write_dir(tmp_path / "lazy_blocks", {"lazy.py": NO_RUN})
+    result = invoke("check", "--dir", str(root))
+    assert result.exit_code == 1
+    assert "invalid function block devtools.probes/lazy:1.0.0" in result.stdout
+    assert "- the class does not implement run()" in result.stdout
+
+
+def test_missing_directory_and_no_blocks_are_problems(tmp_path: Path) -> None:
+    """A directory that does not exist, and finding no block at all, fail the check."""
+    result = invoke("check", "--dir", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1
+    assert "is not a readable directory" in result.stdout
+    assert "no function blocks found in" in result.stdout
