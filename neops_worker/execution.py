@@ -16,10 +16,12 @@ import contextlib
 import contextvars
 import inspect
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -175,8 +177,48 @@ def build_context(job: JobDefinition) -> WorkflowContext:
 # --- running off the loop -----------------------------------------------------------------
 
 
+class _JobThreads:
+    """Daemon threads that run block calls, reused from job to job.
+
+    Starting a thread per job costs about a millisecond of hand-over; reusing idle ones does not.
+    A thread still busy with an abandoned (timed-out) job is simply not idle, so the next job gets
+    another thread. Daemon threads, unlike an executor's, never hold up the exit of a worker that
+    had to abandon a job.
+    """
+
+    def __init__(self) -> None:
+        self._idle: list[queue.SimpleQueue[Callable[[], None]]] = []
+        self._lock = threading.Lock()
+        self._started = 0
+
+    def submit(self, call: Callable[[], None], name: str) -> None:
+        """Run ``call`` on an idle thread, or on a new one."""
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            self._started += 1
+            thread = threading.Thread(target=self._serve, args=(inbox,), name=name, daemon=True)
+            thread.start()
+        inbox.put(partial(self._named, call, name))
+
+    @staticmethod
+    def _named(call: Callable[[], None], name: str) -> None:
+        threading.current_thread().name = name
+        call()
+
+    def _serve(self, inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
+        while True:
+            inbox.get()()
+            with self._lock:
+                self._idle.append(inbox)
+
+
+_JOB_THREADS = _JobThreads()
+
+
 class _BlockThread:
-    """One call of a block in a thread of its own; an async block gets its own event loop there."""
+    """One call of a block off the event loop; an async block gets its own event loop there."""
 
     def __init__(self, call: Callable[[], Any], name: str) -> None:
         self._call = call
@@ -188,10 +230,7 @@ class _BlockThread:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         context = contextvars.copy_context()
-        thread = threading.Thread(
-            target=context.run, args=(self._target, loop, future), name=self._name, daemon=True
-        )
-        thread.start()
+        _JOB_THREADS.submit(partial(context.run, self._target, loop, future), self._name)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout or None)
         except TimeoutError:

@@ -35,6 +35,8 @@ class Registry:
         self._by_key: dict[BlockKey, DiscoveredBlock] = {
             (b.registration.package, b.registration.name, b.registration.version): b for b in blocks
         }
+        # Built once: every poll sends these, and building them means generating JSON Schemas.
+        self._identities = [registration_body(b, None, send_reversible=False).identity() for b in blocks]
 
     @classmethod
     def from_report(cls, report: DiscoveryReport, skip_broken: bool = False) -> Registry:
@@ -69,7 +71,7 @@ class Registry:
 
     def identities(self) -> list[Versionable]:
         """The ``functionBlockIds`` of a poll."""
-        return [registration_body(b, None, send_reversible=False).identity() for b in self._blocks]
+        return list(self._identities)
 
     def registration_bodies(self, worker_id: str, send_reversible: bool) -> list[RegisterFunctionBlock]:
         """One ``RegisterFunctionBlockDto`` per block, tied to ``worker_id``."""

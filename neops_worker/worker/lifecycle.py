@@ -62,6 +62,7 @@ class Worker:
         self._registered = asyncio.Event()
         self._expired = False
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._poll_request: JobPoll | None = None
 
     # --- requests from outside --------------------------------------------------------------
 
@@ -164,6 +165,10 @@ class Worker:
             log.error("Worker registration failed")
             raise
         self.worker_id = answer.uuid
+        # One job at a time: claim exactly as many jobs as there are free slots (one).
+        self._poll_request = JobPoll(
+            function_block_ids=self.registry.identities(), limit=1, worker_id=answer.uuid
+        )
         set_worker_identity(answer.uuid, self.settings.worker_name)
         log.info("Worker registered with id %s", answer.uuid)
 
@@ -245,10 +250,9 @@ class Worker:
         return self._registered.is_set() and not self._stop.is_set()
 
     async def _poll(self) -> list[Any]:
-        assert self.worker_id is not None
-        body = JobPoll(function_block_ids=self.registry.identities(), limit=1, worker_id=self.worker_id)
+        assert self._poll_request is not None
         try:
-            return await self.client.poll(body)
+            return await self.client.poll(self._poll_request)
         except EngineError as exc:
             self.observers.poll_failed()
             log.warning("Poll failed (%s); polling again after a pause", exc)
