@@ -90,7 +90,11 @@ def discover(directories: list[str] | list[Path]) -> DiscoveryReport:
         if not root.is_dir():
             report.problems.append(DiscoveryProblem(Path(directory), "is not a readable directory"))
             continue
-        package = _mount_root(root)
+        try:
+            package = _mount_root(root)
+        except Exception as exc:
+            report.problems.append(_import_problem(root / "__init__.py", exc))
+            continue
         for file in _module_files(root, report):
             module_name = ".".join([package, *file.relative_to(root).with_suffix("").parts])
             module_name = module_name.removesuffix(".__init__")
@@ -136,7 +140,11 @@ def _mount_root(root: Path) -> str:
             assert spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
-            spec.loader.exec_module(module)
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
         else:
             module = types.ModuleType(name)
             module.__path__ = [str(root)]

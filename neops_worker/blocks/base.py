@@ -5,6 +5,7 @@ Names follow the vendor worker SDK, so a block written for it ports by changing 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -71,6 +72,11 @@ class FunctionBlock(Generic[P, R]):
 
     #: Set by ``@register_function_block``.
     registration: ClassVar[Registration]
+
+    @property
+    def logger(self) -> logging.Logger:
+        """A logger named after the block's module (as in the vendor SDK); lines carry the job's ids."""
+        return logging.getLogger(type(self).__module__)
 
     def run(
         self, params: P, context: WorkflowContext

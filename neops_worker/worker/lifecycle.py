@@ -63,6 +63,7 @@ class Worker:
         self._expired = False
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._poll_request: JobPoll | None = None
+        self._reregistration: asyncio.Future[None] | None = None
 
     # --- requests from outside --------------------------------------------------------------
 
@@ -226,21 +227,33 @@ class Worker:
         log.error("Worker expired! Backend rejected ping with 404.")
         self._registered.clear()
         self.worker_id = None
+        self._expired = True
         if self._stop.is_set():
-            self._expired = True
             log.warning("Not registering again: the worker is shutting down")
             return
+        if self._reregistration is not None and not self._reregistration.done():
+            return  # already registering again; it will pick up the lost id
         log.info("Registering again under a new id; %s continues", self._job_phrase())
-        try:
-            await self._register_worker()
-            await self._register_blocks()
-        except EngineError as exc:
-            log.error("Re-registration failed (%s); trying again at the next heartbeat", exc)
-            self._expired = True
+        # A task of its own, so the heartbeat goes on for the new id while the blocks register.
+        self._reregistration = asyncio.ensure_future(self._reregister())
+
+    async def _reregister(self) -> None:
+        """Register again (new id, blocks again) until it works or the worker stops."""
+        while not self._stop.is_set():
+            try:
+                if self.worker_id is None:
+                    await self._register_worker()
+                await self._register_blocks()
+            except EngineError as exc:
+                log.error(
+                    "Re-registration failed (%s); trying again in %gs", exc, self.settings.heartbeat_interval
+                )
+                await self._sleep(self.settings.heartbeat_interval)
+                continue
+            self._expired = False
+            self._registered.set()
+            self.observers.ready(self.worker_id or "")
             return
-        self._expired = False
-        self._registered.set()
-        self.observers.ready(self.worker_id or "")
 
     # --- polling and jobs -----------------------------------------------------------------------
 
@@ -343,8 +356,9 @@ class Worker:
         return False
 
     async def _stop_visible_parts(self) -> None:
-        if self._heartbeat_task is not None:
-            await self._cancel(self._heartbeat_task)
+        for task in (self._reregistration, self._heartbeat_task):
+            if task is not None:
+                await self._cancel(task)
         if self.worker_id is not None and not self._expired:
             try:
                 await self.client.unregister(self.worker_id)

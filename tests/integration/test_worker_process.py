@@ -210,3 +210,29 @@ def test_rejected_registration_shows_the_engine_message(engine: EngineUnderTest,
     assert "Worker registration failed" in worker.log
     assert "Worker limit of 2 reached" in worker.log
     assert len(engine.recorder.matching("POST", "/workers/register")) == 1
+
+
+def test_reregistration_is_retried_until_the_engine_takes_it(
+    engine: EngineUnderTest, start_worker: Any
+) -> None:
+    """After a 404 a refused re-registration is tried again at the next heartbeat; then work goes on."""
+    worker = start_worker(engine.url)
+    worker.wait_for_log("Registered 4 function block(s)")
+    state = {"expired": False, "refused": 0}
+
+    def expire_then_refuse_once(method: str, path: str) -> tuple[int, Any] | None:
+        if path.endswith("/ping") and not state["expired"]:
+            state["expired"] = True
+            return 404, {"statusCode": 404, "message": "Worker not found"}
+        if path == "/workers/register" and state["refused"] == 0:
+            state["refused"] += 1
+            return 400, {"statusCode": 400, "message": ["name is taken"], "error": "Bad Request"}
+        return None
+
+    engine.recorder.fault = expire_then_refuse_once
+    worker.wait_for_log("Re-registration failed")
+    after = add_job(engine.url, ECHO, message="back")
+    wait_until(lambda: _finished(engine.url, after), 20, "a job after the second re-registration", worker)
+    assert len(engine.recorder.matching("POST", "/workers/register")) == 3
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(20) == 0

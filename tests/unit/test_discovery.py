@@ -144,3 +144,14 @@ def test_registry_lookup_is_numeric(tmp_path: Path) -> None:
     assert registry.get("pkg/blk:1.3.0") is None
     assert registry.get("garbage") is None
     assert [b.fb_id for b in registry.find("blk")] == ["pkg/blk:1.2.0"]
+
+
+def test_broken_root_init_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """An exception in a directory's own __init__.py is reported with the file, like any module."""
+    root = tmp_path / "broken_root_fbs"
+    write_block(root / "blk.py")
+    (root / "__init__.py").write_text("import does_not_exist_anywhere\n")
+    report = discover([root])
+    assert report.blocks == []
+    (problem,) = report.problems
+    assert str(problem).startswith(f"{root / '__init__.py'}:1: failed to import: ModuleNotFoundError")
