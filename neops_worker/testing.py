@@ -107,10 +107,12 @@ class BlockRunner:
         timeout: float = 0,
     ) -> BlockRun:
         """Run one job of ``block`` to its result (see ``run_block``)."""
-        found = self.resolve(block)
-        job = make_job(found, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type)
-        outcome = run_coroutine(lambda: execute_job(job, _lookup(found), job_timeout=timeout))
-        return BlockRun.from_outcome(job, outcome)
+        run: BlockRun = run_coroutine(
+            lambda: self.run_async(
+                block, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type, timeout=timeout
+            )
+        )
+        return run
 
     async def run_async(
         self,
