@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 import inspect
 import logging
+import os
 import queue
 import threading
 import time
@@ -80,9 +81,21 @@ async def execute_job(job: JobDefinition, lookup: BlockLookup, *, job_timeout: f
         log.error("Job %s timed out: %s", job.job_id, exc)
         result, outcome = failed_result(job.job_id, str(exc)), "timeout"
     except Exception as exc:
-        log.error("Job %s raised %s: %s", job.job_id, type(exc).__name__, exc, exc_info=exc)
+        log.error("Job %s raised %s: %s", job.job_id, type(exc).__name__, exc, exc_info=_from_the_block(exc))
         result, outcome = failed_result(job.job_id, f"{type(exc).__name__}: {exc}"), "error"
     return JobOutcome(result, outcome, time.perf_counter() - started)
+
+
+def _from_the_block(exc: BaseException) -> BaseException:
+    """``exc`` with its traceback starting in the block's code, not in the worker's plumbing."""
+    tb = exc.__traceback__
+    while tb is not None and _is_plumbing(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return exc.with_traceback(tb) if tb is not None else exc
+
+
+def _is_plumbing(filename: str) -> bool:
+    return filename == __file__ or f"{os.sep}asyncio{os.sep}" in filename or filename.endswith("threading.py")
 
 
 def failed_result(job_id: str, message: str) -> JobResult:
