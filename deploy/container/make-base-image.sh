@@ -13,7 +13,7 @@
 #   NEOPS_BASE_PYTHON      the CPython 3.12 to copy (default: python3.12 on PATH, else pyenv's)
 #   DEBIAN_MIRROR          debootstrap mirror (default http://deb.debian.org/debian)
 #
-# Exit codes: 0 the image exists; 3 no CPython 3.12 or no debootstrap found (callers may skip); other
+# Exit codes: 0 the image exists; 3 not root, or no CPython 3.12 or debootstrap (callers may skip); other
 # codes are real failures. Needs root (debootstrap, chroot) and podman configured by
 # install-podman.sh.
 set -euo pipefail
@@ -102,6 +102,7 @@ add_python() {
 
 build_tarball() {
   local python rootfs
+  [ "$(id -u)" = 0 ] || { log "making the base image needs root (debootstrap, chroot)"; exit 3; }
   command -v debootstrap >/dev/null 2>&1 || { log "debootstrap is not installed"; exit 3; }
   python=$(find_python) || { log "no CPython 3.12 found (set NEOPS_BASE_PYTHON)"; exit 3; }
   mkdir -p "$cache"
