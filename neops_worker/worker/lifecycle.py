@@ -206,6 +206,7 @@ class Worker:
     async def _beat(self) -> None:
         worker_id = self.worker_id
         if worker_id is None:
+            self.observers.heartbeat(False)  # registering again: alive, but nothing to ping with yet
             return
         try:
             await self.client.ping(worker_id)
@@ -313,7 +314,10 @@ class Worker:
             )
             await self._push(outcome.result)
             self.current_job = None
-            self._set_state(WorkerState.IDLE, "idle")
+            if self._stop.is_set():
+                self._set_state(WorkerState.DRAINING, "draining: no job")
+            else:
+                self._set_state(WorkerState.IDLE, "idle")
 
     async def _push(self, result: JobResult) -> None:
         job_id = result.job_execution_id
