@@ -146,6 +146,8 @@ def _register_command_modules() -> None:
 COMMAND_MODULES: list[str] = [
     "neops_worker.devtools",
     "neops_worker.health",
+    "neops_worker.operator",
+    "neops_worker.demo",
 ]
 
 _register_command_modules()

@@ -194,3 +194,32 @@ def workers(url: str) -> list[dict[str, Any]]:
     response.raise_for_status()
     result: list[dict[str, Any]] = response.json()
     return result
+
+
+# --- many jobs at once (scenario tests) ------------------------------------------------------
+
+#: The benchmark's no-op block (``bench.neops/noop:1.0.0``): what a job costs without the job.
+BENCH_BLOCKS = ROOT / "bench" / "blocks"
+
+
+def add_jobs(url: str, fb_id: str, count: int, **parameters: Any) -> list[str]:
+    """Queue ``count`` identical jobs over one connection; their ids in queue order."""
+    body = NewJob(function_block_id=fb_id, parameters=parameters).to_wire()
+    with httpx.Client(base_url=url, timeout=10) as client:
+        return [
+            str(client.post("/_dev/jobs", json=body).raise_for_status().json()["jobId"]) for _ in range(count)
+        ]
+
+
+def jobs(url: str, status: str | None = None) -> list[dict[str, Any]]:
+    """Every job row (optionally only those in ``status``) from the development endpoint."""
+    params = {"status": status} if status else None
+    response = httpx.get(f"{url}/_dev/jobs", params=params, timeout=30)
+    response.raise_for_status()
+    rows: list[dict[str, Any]] = response.json()
+    return rows
+
+
+def unfinished(url: str) -> int:
+    """How many jobs have no result yet (pending or claimed); cheap once few are left."""
+    return len(jobs(url, "pending")) + len(jobs(url, "polled"))
