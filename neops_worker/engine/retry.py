@@ -79,6 +79,7 @@ async def call_with_retry(policy: RetryPolicy, what: str, call: Callable[[], Awa
         before_sleep=before_sleep,
         reraise=True,
     )
+
     async def attempt() -> T:
         return await call()
 

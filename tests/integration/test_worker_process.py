@@ -212,9 +212,7 @@ def test_rejected_registration_shows_the_engine_message(engine: EngineUnderTest,
     assert len(engine.recorder.matching("POST", "/workers/register")) == 1
 
 
-def test_reregistration_is_retried_until_accepted(
-    engine: EngineUnderTest, start_worker: Any
-) -> None:
+def test_reregistration_is_retried_until_accepted(engine: EngineUnderTest, start_worker: Any) -> None:
     """After a 404 a refused re-registration is tried again at the next heartbeat; then work goes on."""
     worker = start_worker(engine.url)
     worker.wait_for_log("Registered 4 function block(s)")
