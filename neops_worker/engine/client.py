@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
 from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable
 from neops_worker.wire import (
@@ -31,7 +32,10 @@ from neops_worker.wire import (
     WorkerRegistration,
 )
 
+_Answer = TypeVar("_Answer", bound=WireModel)
+
 TRANSIENT_STATUSES = frozenset({408, 429})
+_JSON = {"Content-Type": "application/json"}
 #: Failures that happen before a request reaches the engine: safe to repeat, even for a poll.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)
 
@@ -79,17 +83,17 @@ class EngineClient:
         """``POST /version/compatibility`` for the contract this worker implements."""
         body = VersionCompatibilityRequest(version=CONTRACT_VERSION, library=CONTRACT_LIBRARY)
         response = await self._send("version check", "POST", "/version/compatibility", body)
-        return VersionCompatibility.model_validate(_json(response, "version check"))
+        return _parse(VersionCompatibility, response, "version check")
 
     async def engine_version(self) -> str:
         """``GET /version``: the engine's version string."""
         response = await self._send("engine version", "GET", "/version")
-        return VersionResponse.model_validate(_json(response, "engine version")).version
+        return _parse(VersionResponse, response, "engine version").version
 
     async def register_worker(self, body: RegisterWorker) -> WorkerRegistration:
         """``POST /workers/register``: a new worker record; its ``uuid`` names the worker from now on."""
         response = await self._send("worker registration", "POST", "/workers/register", body)
-        return WorkerRegistration.model_validate(_json(response, "worker registration"))
+        return _parse(WorkerRegistration, response, "worker registration")
 
     async def ping(self, worker_id: str) -> None:
         """``POST /workers/{uuid}/ping``: the heartbeat. A 404 (``EngineRejected``) means expired."""
@@ -146,7 +150,7 @@ class EngineClient:
             if body is None:
                 response = await self._http.request(method, path)
             else:
-                response = await self._http.request(method, path, json=body.to_wire())
+                response = await self._http.request(method, path, content=_encode(body), headers=_JSON)
         except _NOT_SENT as exc:
             raise EngineUnavailable(operation, _describe(exc), request_sent=False) from exc
         except httpx.HTTPError as exc:
@@ -193,6 +197,33 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
     value = payload.get("retryAfterSeconds") if isinstance(payload, dict) else None
     return float(value) if isinstance(value, int | float) else None
+
+
+def _encode(body: WireModel) -> bytes:
+    """The JSON body, as httpx would write it, but never failing on text that came from the engine.
+
+    A lone surrogate (``"\\ud800"``) is legal in the engine's JSON but cannot be encoded as UTF-8, so
+    httpx would raise and the job's result would never be sent; it is replaced by U+FFFD instead.
+    """
+    text = json.dumps(body.to_wire(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
+
+
+def _parse(model: type[_Answer], response: httpx.Response, operation: str) -> _Answer:
+    """The answer as ``model``; an answer of another shape is a permanent error naming the fields."""
+    try:
+        return model.model_validate(_json(response, operation))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise EngineRejected(
+            operation, f"unexpected answer: {problems}", response.status_code, response.text[:2000]
+        ) from None
 
 
 def _json(response: httpx.Response, operation: str) -> Any:
