@@ -1,97 +1,66 @@
-"""Worker benchmarks: drain rate vs a bare client, heartbeat gap during a blocking job, idle stop time.
+"""Worker benchmarks: drain rate vs bare clients, pickup latency, heartbeat gap, start-up, RSS, stop time.
 
 Runs the real ``neops_worker`` process against the local engine on loopback and prints figures;
-it asserts nothing. ``uv run python bench/bench_worker.py --help`` for the options.
+it asserts nothing. ``uv run python bench/bench_worker.py --help`` for the options;
+``bench/run_all.py`` runs these and the load figures and writes ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
+import random
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.bench_engine import event_loop_runner
+from bench.bench_engine import run as engine_run
+from bench.common import (
+    BENCH_BLOCKS,
+    EXAMPLES,
+    NOOP,
+    SLEEP,
+    WorkerRun,
+    add_jobs,
+    drain_span,
+    epoch,
+    job,
+    jobs,
+    online,
+    rss_kb,
+    temporary_dir,
+    wait_for,
+    wait_pushed,
+)
 from neops_worker.local_engine import EngineOptions, EngineProcess, LocalEngine
 from neops_worker.wire import JobExecutionResult, JobPoll, JobResult, RegisterFunctionBlock, RegisterWorker
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH_BLOCKS = ROOT / "bench" / "blocks"
-EXAMPLES = ROOT / "function_blocks"
-WORKER = str(Path(sys.executable).parent / "neops_worker")
-NOOP = "bench.neops/noop:1.0.0"
+#: The log line of the worker's last start-up step: from here on it polls.
+READY_LINE = "Worker state: registered -> idle"
 
 
-def worker_env(url: str, blocks: Path, **extra: Any) -> dict[str, str]:
-    """The environment of a benchmarked worker process."""
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV")}
-    env.update(
-        {
-            "URL_BLACKBOARD": url,
-            "DIR_FUNCTION_BLOCKS": str(blocks),
-            "LOG_LEVEL": "WARNING",
-            "POLL_INTERVAL": "1",
-            "HEARTBEAT_INTERVAL": "5",
-        }
-    )
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+# --- throughput --------------------------------------------------------------------------------
 
 
-def add_jobs(url: str, fb_id: str, count: int, **parameters: Any) -> list[str]:
-    """Queue ``count`` jobs through the development endpoint."""
-    with httpx.Client(base_url=url, timeout=30) as client:
-        return [
-            client.post("/_dev/jobs", json={"functionBlockId": fb_id, "parameters": parameters}).json()[
-                "jobId"
-            ]
-            for _ in range(count)
-        ]
+def drain_rate(count: int) -> float:
+    """Jobs/s of one real worker process draining ``count`` queued no-op jobs (first claim to last result)."""
+    with temporary_dir("bench-drain-") as tmp, EngineProcess(tmp / "engine.db") as engine:
+        ids = add_jobs(engine.url, NOOP, count)
+        with WorkerRun(engine.url, BENCH_BLOCKS, tmp) as worker:
+            wait_pushed(engine.url, ids[-1], 300, 0.25)
+            worker.stop()
+        rows = jobs(engine.url)
+    return len(rows) / drain_span(rows)
 
 
-def pending(url: str) -> int:
-    """Jobs without a result yet."""
-    jobs = httpx.get(f"{url}/_dev/jobs", timeout=30).json()
-    return sum(1 for job in jobs if job["status"] != "pushed")
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, poll: float = 0.02) -> float:
-    """Seconds until ``predicate`` held (raises on timeout)."""
-    started = time.perf_counter()
-    while not predicate():
-        if time.perf_counter() - started > timeout:
-            raise TimeoutError("benchmark condition not reached")
-        time.sleep(poll)
-    return time.perf_counter() - started
-
-
-def drain_rate(jobs: int) -> float:
-    """Jobs/s of one real worker process draining ``jobs`` queued no-op jobs."""
-    with tempfile.TemporaryDirectory() as tmp, EngineProcess(Path(tmp) / "engine.db") as engine:
-        add_jobs(engine.url, NOOP, jobs)
-        process = subprocess.Popen([WORKER], env=worker_env(engine.url, BENCH_BLOCKS), cwd=tmp)
-        try:
-            wait_for(lambda: pending(engine.url) < jobs, 30, 0.005)
-            started = time.perf_counter()
-            wait_for(lambda: pending(engine.url) == 0, 300, 0.05)
-            elapsed = time.perf_counter() - started
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
-    return (jobs - 1) / elapsed
-
-
-async def _bare_cycles(url: str, jobs: int) -> float:
+async def _bare_cycles(url: str) -> float:
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         worker = (
             await client.post("/workers/register", json=RegisterWorker(version="bench").to_wire())
@@ -126,11 +95,61 @@ async def _bare_cycles(url: str, jobs: int) -> float:
         return done / (time.perf_counter() - started)
 
 
-def bare_client_rate(jobs: int) -> float:
-    """Poll + result cycles/s of a bare sequential client (one job at a time, like the worker)."""
-    with tempfile.TemporaryDirectory() as tmp, EngineProcess(Path(tmp) / "engine.db") as engine:
-        add_jobs(engine.url, NOOP, jobs)
-        return asyncio.run(_bare_cycles(engine.url, jobs))
+def bare_client_rate(count: int) -> float:
+    """Poll + result cycles/s of a bare sequential httpx client (one job at a time, like the worker)."""
+    with temporary_dir("bench-bare-") as tmp, EngineProcess(tmp / "engine.db") as engine:
+        add_jobs(engine.url, NOOP, count)
+        return asyncio.run(_bare_cycles(engine.url))
+
+
+def raw_client_rate(count: int, concurrency: int) -> float:
+    """bench_engine.py's figure: cycles/s of its minimal raw HTTP/1.1 client(s), on uvloop if present."""
+    with temporary_dir("bench-raw-") as tmp, EngineProcess(tmp / "engine.db") as engine:
+        return event_loop_runner()(engine_run("raw", engine.url, count, concurrency)).rate
+
+
+# --- latency -------------------------------------------------------------------------------------
+
+
+def backoff_ramp(poll_min: float, poll_interval: float) -> float:
+    """Seconds of empty polls before the idle backoff (doubling from ``poll_min``) reaches its ceiling."""
+    ramp, wait = 0.0, min(poll_min, poll_interval)
+    while wait < poll_interval:
+        ramp += wait
+        wait *= 2
+    return ramp
+
+
+def _pickup_lane(poll_interval: float, count: int, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    ramp = backoff_ramp(0.2, poll_interval)
+    with (
+        temporary_dir("bench-pickup-") as tmp,
+        EngineProcess(tmp / "engine.db") as engine,
+        WorkerRun(engine.url, BENCH_BLOCKS, tmp, POLL_INTERVAL=poll_interval) as worker,
+    ):
+        wait_for(lambda: online(engine.url), 30, 0.05)
+        latencies = []
+        for _ in range(count):
+            # Idle long enough for the backoff to reach POLL_INTERVAL, then a random phase of it.
+            time.sleep(ramp + rng.uniform(0, poll_interval))
+            submitted = time.time()
+            (job_id,) = add_jobs(engine.url, NOOP, 1)
+            row = wait_pushed(engine.url, job_id, poll_interval + 30, 0.05)
+            latencies.append(epoch(row["claimedAt"]) - submitted)
+        worker.stop()
+    return latencies
+
+
+def pickup_latencies(poll_interval: float, samples: int, lanes: int = 4) -> list[float]:
+    """Seconds from submitting a job to its claim by an idle worker (POLL_MIN_INTERVAL 0.2 s default).
+
+    ``lanes`` engine-and-worker pairs sample in parallel (they mostly sleep), each ``samples/lanes`` times.
+    """
+    per_lane = -(-samples // lanes)
+    with ThreadPoolExecutor(lanes) as pool:
+        parts = pool.map(lambda lane: _pickup_lane(poll_interval, per_lane, lane), range(lanes))
+        return [latency for part in parts for latency in part][:samples]
 
 
 def heartbeat_gap(block_seconds: float) -> tuple[float, int]:
@@ -146,67 +165,166 @@ def heartbeat_gap(block_seconds: float) -> tuple[float, int]:
         return wrapped
 
     with (
-        tempfile.TemporaryDirectory() as tmp,
+        temporary_dir("bench-heartbeat-") as tmp,
         LocalEngine(wrap_app=recorder, options=EngineOptions(heartbeat_interval_s=1)) as engine,
     ):
-        add_jobs(engine.url, "fb.examples.neops/sleep:1.0.0", 1, seconds=block_seconds)
-        process = subprocess.Popen(
-            [WORKER], env=worker_env(engine.url, EXAMPLES, HEARTBEAT_INTERVAL=1), cwd=tmp
-        )
-        try:
-            wait_for(lambda: pending(engine.url) == 0, block_seconds + 30, 0.1)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+        (job_id,) = add_jobs(engine.url, SLEEP, 1, seconds=block_seconds)
+        with WorkerRun(engine.url, EXAMPLES, tmp, HEARTBEAT_INTERVAL=1) as worker:
+            row = wait_pushed(engine.url, job_id, block_seconds + 30)
+            worker.stop()
     during = [b - a for a, b in pairwise(pings)]
+    assert row["resultStatus"] == "success"
     return max(during), len(pings)
 
 
-def idle_stop_seconds(runs: int) -> list[float]:
-    """Seconds from SIGTERM to exit of an idle, registered worker."""
+# --- start, memory, stop ---------------------------------------------------------------------------
+
+
+def generate_blocks(directory: Path, count: int) -> Path:
+    """Write ``count`` small block modules (``bench.generated/gen_NNN:1.0.0``) into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (directory / f"gen_{i:03d}.py").write_text(_GENERATED.format(i=i))
+    return directory
+
+
+_GENERATED = '''"""Generated block {i}."""
+
+from neops_worker import (
+    FunctionBlock,
+    FunctionBlockParams,
+    FunctionBlockResult,
+    FunctionBlockResultData,
+    Registration,
+    WorkflowContext,
+    register_function_block,
+)
+
+
+class Params{i}(FunctionBlockParams):
+    """Parameters of block {i}."""
+
+    value: int = 0
+
+
+class Result{i}(FunctionBlockResultData):
+    """Result of block {i}."""
+
+    value: int
+
+
+@register_function_block(
+    Registration(name="gen_{i:03d}", package="bench.generated", description="Block {i}", fb_type="none")
+)
+class Gen{i}(FunctionBlock[Params{i}, Result{i}]):
+    """Returns its value."""
+
+    def run(self, params: Params{i}, context: WorkflowContext) -> FunctionBlockResult[Result{i}]:
+        """Echo the value."""
+        return FunctionBlockResult(success=True, message="ok", data=Result{i}(value=params.value))
+'''
+
+
+@dataclass(frozen=True)
+class Startup:
+    """One start: seconds from spawn to blocks discovered and to ready (all registered), idle RSS."""
+
+    discovered_s: float
+    ready_s: float
+    idle_rss_kb: int
+
+
+def startups(blocks: Path, runs: int, settle_s: float = 2.0) -> list[Startup]:
+    """Start a worker ``runs`` times, each against a fresh engine; the first run may compile .pyc files."""
     figures = []
-    with tempfile.TemporaryDirectory() as tmp, EngineProcess(Path(tmp) / "engine.db") as engine:
+    for _ in range(runs):
+        with (
+            temporary_dir("bench-start-") as tmp,
+            EngineProcess(tmp / "engine.db") as engine,
+            WorkerRun(engine.url, blocks, tmp, LOG_LEVEL="INFO") as worker,
+        ):
+            ready = worker.when(READY_LINE)
+            discovered = worker.when("Found ")
+            time.sleep(settle_s)
+            figures.append(Startup(discovered, ready, rss_kb(worker.pid)))
+            worker.stop()
+    return figures
+
+
+def idle_stop_seconds(runs: int) -> list[float]:
+    """Seconds from SIGTERM to exit of an idle, registered worker whose poll backoff is long."""
+    figures = []
+    with temporary_dir("bench-stop-") as tmp, EngineProcess(tmp / "engine.db") as engine:
         for _ in range(runs):
-            process = subprocess.Popen(
-                [WORKER], env=worker_env(engine.url, BENCH_BLOCKS, POLL_INTERVAL=10), cwd=tmp
-            )
-            wait_for(
-                lambda: any(w["state"] == "online" for w in httpx.get(f"{engine.url}/_dev/workers").json()),
-                30,
-            )
-            time.sleep(1.5)  # let the poll backoff reach a long sleep: the worst case for a stop
-            started = time.perf_counter()
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
-            figures.append(time.perf_counter() - started)
+            with WorkerRun(engine.url, BENCH_BLOCKS, tmp, POLL_INTERVAL=10) as worker:
+                wait_for(lambda: online(engine.url), 30)
+                time.sleep(1.5)  # let the poll backoff reach a long sleep: the worst case for a stop
+                started = time.perf_counter()
+                worker.stop()
+                figures.append(time.perf_counter() - started)
             httpx.post(f"{engine.url}/_dev/sweep")
     return figures
+
+
+@dataclass(frozen=True)
+class BusyStop:
+    """A stop with a job in hand: SIGTERM to exit, and from the job's stored result to exit."""
+
+    signal_to_exit_s: float
+    result_to_exit_s: float
+
+
+def busy_stop_seconds(runs: int, job_seconds: float = 2.0, signal_after_s: float = 0.5) -> list[BusyStop]:
+    """SIGTERM ``signal_after_s`` into a ``job_seconds`` blocking job: the drain waits for the job."""
+    figures = []
+    with temporary_dir("bench-busy-stop-") as tmp, EngineProcess(tmp / "engine.db") as engine:
+        for _ in range(runs):
+            with WorkerRun(engine.url, EXAMPLES, tmp) as worker:
+                figures.append(_busy_stop(engine.url, worker, job_seconds, signal_after_s))
+    return figures
+
+
+def _busy_stop(url: str, worker: WorkerRun, job_seconds: float, signal_after_s: float) -> BusyStop:
+    (job_id,) = add_jobs(url, SLEEP, 1, seconds=job_seconds)
+    wait_for(lambda: job(url, job_id)["status"] != "pending", 30)
+    claimed = epoch(job(url, job_id)["claimedAt"])
+    time.sleep(max(0.0, claimed + signal_after_s - time.time()))
+    started = time.perf_counter()
+    worker.stop()
+    stopped, exited = time.perf_counter() - started, time.time()
+    return BusyStop(stopped, exited - epoch(job(url, job_id)["finishedAt"]))
+
+
+# --- command line -------------------------------------------------------------------------------------
+
+
+def _summary(values: list[float]) -> str:
+    return f"median {statistics.median(values):.3f} s, max {max(values):.3f} s over {len(values)}"
 
 
 def main() -> None:
     """Run the worker benchmarks and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--jobs", type=int, default=200, help="queued no-op jobs to drain (default 200)")
+    parser.add_argument("--jobs", type=int, default=1000, help="queued no-op jobs to drain (default 1000)")
     parser.add_argument(
         "--block-seconds", type=float, default=5.0, help="length of the blocking job (default 5)"
     )
-    parser.add_argument("--stops", type=int, default=5, help="idle stops to time (default 5)")
+    parser.add_argument("--stops", type=int, default=5, help="stops to time (default 5)")
+    parser.add_argument("--pickups", type=int, default=20, help="pickup samples per setting (default 20)")
     args = parser.parse_args()
-    worker = drain_rate(args.jobs)
-    bare = bare_client_rate(args.jobs)
+    worker, bare = drain_rate(args.jobs), bare_client_rate(args.jobs)
     print(f"drain rate, {args.jobs} queued no-op jobs, 1 worker process: {worker:8.1f} jobs/s")
-    print(f"bare client, poll(limit=1) + result, same engine:          {bare:8.1f} cycles/s")
-    print(f"worker / bare client:                                      {worker / bare:8.2f}")
+    print(f"bare httpx client, poll(limit=1) + result, same engine:   {bare:8.1f} cycles/s")
+    print(f"worker / bare httpx client:                                {worker / bare:8.2f}")
+    for interval in (10.0, 1.0):
+        latencies = pickup_latencies(interval, args.pickups)
+        print(f"pickup latency, idle worker, POLL_INTERVAL={interval:g}: {_summary(latencies)}")
     gap, pings = heartbeat_gap(args.block_seconds)
-    print(
-        f"largest heartbeat gap, {args.block_seconds:g} s blocking job, HEARTBEAT_INTERVAL=1: "
-        f"{gap:.3f} s ({pings} pings)"
-    )
-    stops = idle_stop_seconds(args.stops)
-    print(
-        f"SIGTERM to exit, idle worker: median {statistics.median(stops):.3f} s, max {max(stops):.3f} s "
-        f"over {len(stops)} runs"
-    )
+    print(f"largest heartbeat gap, {args.block_seconds:g} s blocking job, HEARTBEAT_INTERVAL=1: {gap:.3f} s")
+    print(f"  ({pings} pings)")
+    print(f"SIGTERM to exit, idle worker: {_summary(idle_stop_seconds(args.stops))}")
+    busy = busy_stop_seconds(args.stops)
+    print(f"SIGTERM to exit, 2 s job in hand: {_summary([b.signal_to_exit_s for b in busy])}")
 
 
 if __name__ == "__main__":

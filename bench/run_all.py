@@ -1,0 +1,250 @@
+"""Run every worker benchmark and the load and soak runs, and write the figures to ``bench/RESULTS.md``.
+
+    uv run python bench/run_all.py            # everything, about 10 minutes
+    uv run python bench/run_all.py --quick    # fewer samples, smaller load: a smoke run (~2 minutes)
+
+Figures only, no pass/fail: the machine is shared, so the load average is written beside each section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bench import bench_worker as worker
+from bench import load
+from bench.common import BENCH_BLOCKS, ROOT, machine, temporary_dir
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much of everything to run."""
+
+    drain_jobs: int = 1000
+    pickups: int = 20
+    block_seconds: float = 5.0
+    blocks: int = 200
+    starts: int = 4
+    stops: int = 5
+    fleet_workers: int = 8
+    fleet_jobs: int = 20000
+    soak_jobs: int = 50000
+    soak_warmup: int = 5000
+
+
+QUICK = Sizes(
+    drain_jobs=300,
+    pickups=4,
+    block_seconds=2.0,
+    starts=2,
+    stops=2,
+    fleet_jobs=2000,
+    soak_jobs=3000,
+    soak_warmup=500,
+)
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def _med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _mib(kb: float) -> str:
+    return f"{kb / 1024:.1f} MiB"
+
+
+class Report:
+    """Sections of figures, each with the load average when it was measured, printed as they come."""
+
+    def __init__(self) -> None:
+        self.sections: list[tuple[str, str, list[str]]] = []
+
+    def section(self, title: str, measure: Callable[[], list[str]]) -> None:
+        """Measure one section and keep its lines."""
+        load_before = _load()
+        print(f"\n## {title} (load {load_before})", flush=True)
+        started = time.perf_counter()
+        lines = measure()
+        lines.append(
+            f"_measured in {time.perf_counter() - started:.0f} s; load average before: {load_before}_"
+        )
+        for line in lines:
+            print(line, flush=True)
+        self.sections.append((title, load_before, lines))
+
+    def markdown(self, header: list[str]) -> str:
+        """The whole report."""
+        body = [*header]
+        for title, _, lines in self.sections:
+            body += ["", f"## {title}", "", *lines]
+        return "\n".join(body) + "\n"
+
+
+def throughput(sizes: Sizes) -> list[str]:
+    """Drain rate of one worker beside bare clients on the same kind of engine."""
+    drained = worker.drain_rate(sizes.drain_jobs)
+    bare = worker.bare_client_rate(sizes.drain_jobs)
+    raw_one = worker.raw_client_rate(sizes.drain_jobs, 1)
+    many = 5 * sizes.drain_jobs
+    raw_four = worker.raw_client_rate(many, 4)
+    return [
+        "| what | figure |",
+        "|---|---|",
+        f"| worker, {sizes.drain_jobs} queued no-op jobs, 1 process | **{drained:.0f} jobs/s** |",
+        f"| bare httpx client, poll(limit=1) + result, one at a time | {bare:.0f} cycles/s |",
+        f"| worker / bare httpx client | **{drained / bare:.2f}** |",
+        f"| bench_engine.py raw HTTP/1.1 client, 1 connection | {raw_one:.0f} cycles/s |",
+        f"| bench_engine.py raw client, 4 connections, {many} jobs | {raw_four:.0f} cycles/s |",
+        "",
+        "Engine: `python -m neops_worker.local_engine` in a child process (SQLite file, WAL). The",
+        "worker's rate runs from its first claim to its last result by the engine's clock; the clients",
+        "time themselves.",
+    ]
+
+
+def pickup(sizes: Sizes) -> list[str]:
+    """Pickup latency of an idle worker for the default and a short POLL_INTERVAL."""
+    lines = ["| POLL_INTERVAL | median | max | samples |", "|---|---|---|---|"]
+    for interval in (10.0, 1.0):
+        values = worker.pickup_latencies(interval, sizes.pickups)
+        lines.append(f"| {interval:g} s | {_med(values):.3f} s | {max(values):.3f} s | {len(values)} |")
+    lines += [
+        "",
+        "Submitted at a random moment after the worker had been idle long enough for its backoff",
+        "(POLL_MIN_INTERVAL 0.2 s, doubling) to reach POLL_INTERVAL: 12.6 s of empty polls for 10 s,",
+        "1.4 s for 1 s. Latency is submit to the engine's `claimedAt`; about uniform on 0..POLL_INTERVAL.",
+        "Right after a job the worker polls again at once, then 0.2 s, 0.4 s, ... later.",
+    ]
+    return lines
+
+
+def heartbeat(sizes: Sizes) -> list[str]:
+    """Largest heartbeat gap while a block blocks its thread."""
+    gap, pings = worker.heartbeat_gap(sizes.block_seconds)
+    return [
+        f"Largest gap between pings, HEARTBEAT_INTERVAL=1 s, a {sizes.block_seconds:g} s job blocking its",
+        f"thread with `time.sleep`: **{gap:.3f} s** ({pings} pings over the run).",
+    ]
+
+
+def startup_and_memory(sizes: Sizes) -> list[str]:
+    """Time to ready with many blocks and with one; idle RSS of both."""
+    with temporary_dir("bench-blocks-") as tmp:
+        many = worker.startups(worker.generate_blocks(tmp / "generated", sizes.blocks), sizes.starts)
+    one = worker.startups(BENCH_BLOCKS, sizes.starts)
+    cold, warm = many[0], many[1:] or many
+    return [
+        "| blocks | run | blocks imported | ready (all registered) | idle RSS |",
+        "|---|---|---|---|---|",
+        f"| {sizes.blocks} | first (compiles .pyc) | {cold.discovered_s:.2f} s | {cold.ready_s:.2f} s "
+        f"| {_mib(cold.idle_rss_kb)} |",
+        f"| {sizes.blocks} | median of {len(warm)} more | {_med([s.discovered_s for s in warm]):.2f} s "
+        f"| **{_med([s.ready_s for s in warm]):.2f} s** | {_mib(_med([s.idle_rss_kb for s in warm]))} |",
+        f"| 1 | median of {len(one)} | {_med([s.discovered_s for s in one]):.2f} s "
+        f"| {_med([s.ready_s for s in one]):.2f} s | **{_mib(_med([s.idle_rss_kb for s in one]))}** |",
+        "",
+        "From spawning `neops_worker` to its log line 'registered -> idle', each start against a fresh",
+        "engine (REGISTRATION_CONCURRENCY 16). RSS from /proc/<pid>/status 2 s after ready.",
+    ]
+
+
+def stopping(sizes: Sizes) -> list[str]:
+    """SIGTERM to exit, idle and with a job in hand."""
+    idle = worker.idle_stop_seconds(sizes.stops)
+    busy = worker.busy_stop_seconds(sizes.stops)
+    to_exit = [b.signal_to_exit_s for b in busy]
+    after_result = [b.result_to_exit_s for b in busy]
+    return [
+        "| state at SIGTERM | SIGTERM to exit, median | max |",
+        "|---|---|---|",
+        f"| idle (poll backoff asleep) | **{_med(idle):.3f} s** | {max(idle):.3f} s |",
+        f"| 2 s job in hand, signalled 0.5 s in | {_med(to_exit):.3f} s | {max(to_exit):.3f} s |",
+        f"| same, from the job's result stored to exit | **{_med(after_result):.3f} s** "
+        f"| {max(after_result):.3f} s |",
+        "",
+        f"{sizes.stops} runs each. With a job in hand the worker finishes it, pushes the result,",
+        "stops the heartbeat, unregisters and exits; about 1.5 s of that is the job itself.",
+    ]
+
+
+def fleet(sizes: Sizes) -> list[str]:
+    """Several workers drain a big queue: exactly once, and how fast."""
+    run = load.fleet_drain(sizes.fleet_workers, sizes.fleet_jobs)
+    return [
+        f"{run.workers} worker processes drained {run.jobs} queued no-op jobs in **{run.seconds:.1f} s**",
+        f"({run.rate:.0f} jobs/s, engine clock). Exactly once: **{run.exactly_once}**: {run.pushed} results,",
+        f"{run.claimed_once} jobs claimed exactly once, {run.failed_results} failed results,",
+        f"{run.duplicate_pushes} duplicate result pushes (409), exit codes {sorted(set(run.exit_codes))}.",
+        f"Jobs per worker: {', '.join(str(n) for n in run.per_worker)}.",
+    ]
+
+
+def soaking(sizes: Sizes) -> list[str]:
+    """One worker, many jobs: does its memory grow?"""
+    run = load.soak(sizes.soak_jobs, sizes.soak_warmup)
+    return [
+        f"One worker ran {run.jobs} no-op jobs in {run.seconds:.0f} s ({run.jobs / run.seconds:.0f} jobs/s);",
+        f"exactly once: {run.exactly_once}; exit code {run.exit_code}.",
+        f"RSS, {run.samples} samples every 0.5 s from /proc/<pid>/status:",
+        "",
+        "| point | RSS |",
+        "|---|---|",
+        f"| end of warm-up ({run.warmup_jobs} jobs) | {_mib(run.rss_warm_kb)} |",
+        f"| highest after warm-up | {_mib(run.rss_max_after_kb)} |",
+        f"| at the end | {_mib(run.rss_end_kb)} |",
+        f"| growth after warm-up (highest vs end of warm-up) | **{run.growth:+.1%}** |",
+    ]
+
+
+def main() -> None:
+    """Measure everything and write the report."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer samples and a smaller load (smoke run)")
+    parser.add_argument("--skip-load", action="store_true", help="leave out the fleet drain and the soak")
+    parser.add_argument("--output", default=str(RESULTS), help="where to write the report")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else Sizes()
+    about = machine()
+    started = datetime.now(UTC)
+    report = Report()
+    report.section("Throughput: one worker vs bare clients", lambda: throughput(sizes))
+    report.section("Pickup latency of an idle worker", lambda: pickup(sizes))
+    report.section("Heartbeat during a blocking job", lambda: heartbeat(sizes))
+    report.section(
+        f"Start-up time with {sizes.blocks} blocks, and idle RSS", lambda: startup_and_memory(sizes)
+    )
+    report.section("SIGTERM to exit", lambda: stopping(sizes))
+    if not args.skip_load:
+        report.section(f"Load: {sizes.fleet_workers} workers, {sizes.fleet_jobs} jobs", lambda: fleet(sizes))
+        report.section(f"Soak: one worker, {sizes.soak_jobs} jobs", lambda: soaking(sizes))
+    header = [
+        "# Worker benchmarks",
+        "",
+        f"Written by `uv run python bench/run_all.py{' --quick' if args.quick else ''}` on "
+        f"{started:%Y-%m-%d %H:%M} UTC, in {(datetime.now(UTC) - started).total_seconds() / 60:.1f} min.",
+        f"Machine: {about['cores']} cores, Python {about['python']}, {about['platform']}.",
+        f"Load average (1/5/15 min) at the start: {about['load']}; at the end: {_load()}.",
+        "The machine is shared with other test runs, so figures are noisy: compare ratios, not absolutes.",
+        "All processes talk over loopback to the local engine (`neops_worker.local_engine`),",
+        "not to the production engine.",
+    ]
+    with open(args.output, "w") as out:
+        out.write(report.markdown(header))
+    print(f"\nwrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
