@@ -152,6 +152,9 @@ class EngineClient:
             else:
                 response = await self._http.request(method, path, content=_encode(body), headers=_JSON)
         except _NOT_SENT as exc:
+            if _certificate_refused(exc):
+                # A certificate that does not verify is configuration, not an outage: do not retry.
+                raise EngineRejected(operation, _describe(exc)) from exc
             raise EngineUnavailable(operation, _describe(exc), request_sent=False) from exc
         except httpx.HTTPError as exc:
             raise EngineUnavailable(operation, _describe(exc)) from exc
@@ -232,6 +235,16 @@ def _json(response: httpx.Response, operation: str) -> Any:
     except ValueError as exc:
         snippet = response.text[:200]
         raise EngineRejected(operation, f"answer is not JSON: {snippet!r}", response.status_code) from exc
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether a connect failure is a TLS certificate that did not verify (anywhere in its chain)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from neops_worker.engine.client import EngineClient, tls_verify
-from neops_worker.errors import EngineUnavailable
+from neops_worker.errors import EngineRejected
 from neops_worker.wire import RegisterWorker
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import EXAMPLES
@@ -118,11 +118,11 @@ async def test_private_ca_bundle_verifies_the_engine(https_engine: tuple[FakeEng
 async def test_unknown_issuer_is_refused(
     https_engine: tuple[FakeEngine, str], pki: Pki, bundle: str | None
 ) -> None:
-    """https:// verifies by default: the system store and a wrong CA both refuse the private certificate."""
+    """https:// verifies by default: the system store and a wrong CA both refuse, permanently (no retry)."""
     _, url = https_engine
     client = EngineClient(url, verify=tls_verify(pki.other_ca if bundle else None))
     try:
-        with pytest.raises(EngineUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(EngineRejected, match="CERTIFICATE_VERIFY_FAILED"):
             await client.register_worker(RegisterWorker(version="1.0.0"))
     finally:
         await client.aclose()
@@ -133,7 +133,7 @@ def test_worker_with_wrong_ca_exits_with_a_clear_message(
 ) -> None:
     """Registration fails with exit 1 and a line naming the certificate problem, not a traceback."""
     _, url = https_engine
-    env = worker_env(url, tmp_path, BLACKBOARD_CA_BUNDLE=str(pki.other_ca), STARTUP_RETRY_TIMEOUT="1")
+    env = worker_env(url, tmp_path, BLACKBOARD_CA_BUNDLE=str(pki.other_ca))
     done = subprocess.run(
         [CLI], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
     )
