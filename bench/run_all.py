@@ -1,6 +1,6 @@
 """Run every worker benchmark and the load and soak runs, and write the figures to ``bench/RESULTS.md``.
 
-    uv run python bench/run_all.py            # everything, about 10 minutes
+    uv run python bench/run_all.py            # everything, about 8 minutes
     uv run python bench/run_all.py --quick    # fewer samples, smaller load: a smoke run (~2 minutes)
 
 Figures only, no pass/fail: the machine is shared, so the load average is written beside each section.
@@ -76,9 +76,8 @@ class Report:
         print(f"\n## {title} (load {load_before})", flush=True)
         started = time.perf_counter()
         lines = measure()
-        lines.append(
-            f"_measured in {time.perf_counter() - started:.0f} s; load average before: {load_before}_"
-        )
+        took = time.perf_counter() - started
+        lines += ["", f"_Measured in {took:.0f} s; load average (1/5/15 min) before: {load_before}._"]
         for line in lines:
             print(line, flush=True)
         self.sections.append((title, load_before, lines))
@@ -107,9 +106,10 @@ def throughput(sizes: Sizes) -> list[str]:
         f"| bench_engine.py raw HTTP/1.1 client, 1 connection | {raw_one:.0f} cycles/s |",
         f"| bench_engine.py raw client, 4 connections, {many} jobs | {raw_four:.0f} cycles/s |",
         "",
-        "Engine: `python -m neops_worker.local_engine` in a child process (SQLite file, WAL). The",
-        "worker's rate runs from its first claim to its last result by the engine's clock; the clients",
-        "time themselves.",
+        "Each figure against a fresh `python -m neops_worker.local_engine` child process (SQLite file,",
+        "WAL) with the same queue. The worker's rate runs from its first claim to its last result by the",
+        "engine's clock; the clients time themselves. Both the worker and the bare httpx client use",
+        "httpx on asyncio; the raw client is bench_engine.py's, on uvloop.",
     ]
 
 

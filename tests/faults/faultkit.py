@@ -184,7 +184,7 @@ class FaultLayer:
             return [exchange for exchange in self.exchanges if exchange.kind == kind]
 
     def accepted_results(self) -> dict[str, int]:
-        """Job id -> how many of its result pushes the engine accepted (2xx)."""
+        """Job id -> how many of its result pushes were answered 2xx (the engine took the result)."""
         counts: dict[str, int] = {}
         for exchange in self.of_kind("result"):
             if exchange.status is not None and 200 <= exchange.status < 300:
