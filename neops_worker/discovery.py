@@ -86,8 +86,8 @@ def discover(directories: list[str] | list[Path]) -> DiscoveryReport:
     """Import every block module below ``directories`` and collect the declared blocks."""
     report = DiscoveryReport()
     for directory in directories:
-        root = Path(directory).expanduser().resolve()
-        if not root.is_dir():
+        root = _resolved_dir(Path(directory))
+        if root is None:
             report.problems.append(DiscoveryProblem(Path(directory), "is not a readable directory"))
             continue
         try:
@@ -100,6 +100,15 @@ def discover(directories: list[str] | list[Path]) -> DiscoveryReport:
             module_name = module_name.removesuffix(".__init__")
             _load(module_name, file, report)
     return report
+
+
+def _resolved_dir(directory: Path) -> Path | None:
+    """The directory's real path, or None if it is missing, not a directory or a symlink loop."""
+    try:
+        root = directory.expanduser().resolve()
+        return root if root.is_dir() else None
+    except (OSError, RuntimeError):
+        return None
 
 
 def _module_files(root: Path, report: DiscoveryReport) -> list[Path]:

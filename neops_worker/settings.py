@@ -153,11 +153,11 @@ def describe_validation_error(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False):
         location = [str(part) for part in error["loc"]]
-        variable = env_name(location[0]) if location else "configuration"
         message = error["msg"].removeprefix("Value error, ")
-        if message.startswith(f"{variable}:"):
+        if not location:  # a check across settings: its message names the variable itself
             lines.append(message)
             continue
+        variable = env_name(location[0])
         got = error.get("input")
         shown = "" if isinstance(got, dict) or got is None else f" (got {str(got)!r})"
         if variable in {"BLACKBOARD_TOKEN"}:

@@ -115,11 +115,6 @@ def test_an_invalid_setting_is_one_line_and_exit_2(
         assert INVALID[name].lower() in lines[0].lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cosmetic bug in settings.describe_validation_error (not ours to change): a model-level "
-    "error is prefixed 'configuration:' there and again by the CLI",
-)
 def test_a_ca_bundle_error_says_configuration_once(bad_setting_runs: dict[str, tuple[int, str]]) -> None:
     """The line for a missing CA bundle reads 'configuration: BLACKBOARD_CA_BUNDLE: ...'."""
     _, output = bad_setting_runs["blackboard_ca_bundle"]
@@ -169,12 +164,6 @@ def test_an_unreadable_block_directory(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: discovery.discover() lets Path.resolve()'s RuntimeError ('Symlink loop') escape; "
-    "discovery.py is outside this suite's remit, so it is reported, not fixed",
-)
 def test_a_block_directory_that_is_a_symlink_loop(tmp_path: Path) -> None:
     """DIR_FUNCTION_BLOCKS that is a symlink loop (unreadable even for root): exit 1, the path named."""
     loop = tmp_path / "loop"
