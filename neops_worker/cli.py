@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
 from neops_worker import __version__
-from neops_worker.errors import EXIT_USAGE, ConfigurationError
-from neops_worker.settings import Settings, env_name, load_settings
+from neops_worker.cli_support import fail_usage, settings_or_exit
+from neops_worker.settings import Settings, env_name
 
 app = typer.Typer(
     name="neops_worker",
@@ -36,20 +36,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-
-
-def fail_usage(message: str) -> typer.Exit:
-    """Print one ``error:`` line and return the exit for bad input (code 2)."""
-    typer.echo(f"neops_worker: error: {message}", err=True)
-    return typer.Exit(EXIT_USAGE)
-
-
-def settings_or_exit(overrides: dict[str, Any] | None = None) -> Settings:
-    """Load the settings, or exit 2 with one line naming the bad variable."""
-    try:
-        return load_settings(overrides)
-    except ConfigurationError as exc:
-        raise fail_usage(f"configuration: {exc}") from None
 
 
 def _version_callback(value: bool) -> None:

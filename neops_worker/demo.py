@@ -35,6 +35,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from neops_worker.cli_support import fail_usage
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, EngineError
 from neops_worker.local_engine import EngineOptions, require_engine_deps
 from neops_worker.local_engine.models import DevJob, DevJobDetail, NewJob
@@ -480,8 +481,6 @@ TimeoutOption = Annotated[float, typer.Option("--timeout", min=1, help="Give up 
 
 def demo_command(blocks: BlocksOption = None, timeout: TimeoutOption = 60.0) -> None:
     """Run the local engine, a real worker and sample jobs; SIGTERM the worker mid-job; show the results."""
-    from neops_worker.cli import fail_usage  # the CLI imports this module; import it on use
-
     try:
         require_engine_deps()
         found = find_blocks_dir(blocks)

@@ -7,17 +7,16 @@ block repository's CI), ``schema`` prints a block's JSON Schemas as sent at regi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
+from neops_worker.cli_support import settings_or_exit, usage_errors
 from neops_worker.devtools._blocks import LoadedBlocks, block_summary, check_blocks, find_block, load_blocks
 from neops_worker.devtools._render import blocks_table, print_check, print_outcome, print_problems
 from neops_worker.discovery import DiscoveredBlock
@@ -94,7 +93,7 @@ def schema_command(
 ) -> None:
     """Print a block's parameter and result JSON Schemas exactly as sent at registration."""
     loaded = _load(directories)
-    with _usage_errors():
+    with usage_errors():
         found = find_block(loaded, block)
     body = registration_body(found, None, send_reversible=False).to_wire()
     schemas: dict[str, Any] = {
@@ -163,7 +162,7 @@ def exec_command(
 ) -> None:
     """Run one job of a block locally, exactly as the worker runs it; exit 1 if the result failed."""
     loaded = _load(directories)
-    with _usage_errors():
+    with usage_errors():
         found = find_block(loaded, block)
         job = job_definition(
             found.fb_id,
@@ -176,7 +175,7 @@ def exec_command(
     _setup_logging(log_level)
     outcome = run_coroutine(lambda: execute_job(job, _serving(found), job_timeout=timeout))
     if outcome.outcome == "rejected":
-        with _usage_errors():
+        with usage_errors():
             raise ConfigurationError(_rejection(outcome, param or []))
     raise typer.Exit(_report_outcome(job, outcome, as_json))
 
@@ -210,8 +209,6 @@ def _directories(given: list[Path] | None) -> list[str]:
     """``--dir`` values, else DIR_FUNCTION_BLOCKS from the settings."""
     if given:
         return [str(directory) for directory in given]
-    from neops_worker.cli import settings_or_exit  # the CLI imports this module; import it on use
-
     return settings_or_exit().dir_function_blocks
 
 
@@ -225,24 +222,13 @@ def _load(directories: list[Path] | None) -> LoadedBlocks:
     return loaded
 
 
-@contextlib.contextmanager
-def _usage_errors() -> Iterator[None]:
-    """Turn a ConfigurationError into the CLI's one-line error and exit 2."""
-    from neops_worker.cli import fail_usage  # the CLI imports this module; import it on use
-
-    try:
-        yield
-    except ConfigurationError as exc:
-        raise fail_usage(str(exc)) from None
-
-
 def _setup_logging(level: str) -> None:
     """Show the block's log lines on stderr, unless the host (pytest, an app) configured logging."""
     if logging.getLogger().handlers:
         return
     from neops_worker.observability import setup_logging
 
-    with _usage_errors():
+    with usage_errors():
         try:
             setup_logging(level.upper())
         except ValueError as exc:

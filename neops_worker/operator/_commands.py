@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from neops_worker.errors import EXIT_FAILURE, EXIT_OK, ConfigurationError, EngineError, EngineRejected
+from neops_worker.cli_support import settings_or_exit, usage_errors
+from neops_worker.errors import EXIT_FAILURE, EXIT_OK, EngineError, EngineRejected
 from neops_worker.local_engine.models import DevJobDetail, NewJob
 from neops_worker.operator._client import DevClient
 from neops_worker.operator._render import jobs_table, print_job_result, workers_table
@@ -124,7 +125,7 @@ def workers_command(url: UrlOption = None, as_json: JsonOption = False) -> None:
 
 def _new_job(client: DevClient, block: str, given: JobInput) -> NewJob:
     """The job to queue, for the block ``block`` names among those the engine knows (bad input: exit 2)."""
-    with _usage_errors():
+    with usage_errors():
         resolved = resolve_block(block, client.function_blocks())
         job = build_job(resolved, given)
     if resolved.registered is None:
@@ -154,8 +155,6 @@ def _print_result(job: DevJobDetail, as_json: bool) -> None:
 def _engine(url: str | None) -> Iterator[DevClient]:
     """A client of the engine at ``url`` (default: URL_BLACKBOARD); engine errors become one line."""
     if url is None:
-        from neops_worker.cli import settings_or_exit  # the CLI imports this module; import it on use
-
         url = settings_or_exit().base_url
     try:
         with DevClient(url) as client:
@@ -172,17 +171,6 @@ def _explain(exc: EngineError, url: str) -> str:
     if not isinstance(exc, EngineRejected) and exc.status is None:
         return f"{exc}; is it running? start one with 'neops_worker engine'"
     return str(exc)
-
-
-@contextlib.contextmanager
-def _usage_errors() -> Iterator[None]:
-    """Turn a ConfigurationError into the CLI's one-line error and exit 2."""
-    from neops_worker.cli import fail_usage  # the CLI imports this module; import it on use
-
-    try:
-        yield
-    except ConfigurationError as exc:
-        raise fail_usage(str(exc)) from None
 
 
 def _warn(message: str) -> None:

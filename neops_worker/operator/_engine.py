@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from neops_worker.cli_support import fail_usage, usage_errors
 from neops_worker.errors import EXIT_FAILURE
 from neops_worker.local_engine import (
     EngineDependencyError,
@@ -86,8 +87,6 @@ def engine_command(
 
 
 def _options(heartbeat_interval: float, unreachable_after: float, offline_after: float) -> EngineOptions:
-    from neops_worker.cli import fail_usage  # the CLI imports this module; import it on use
-
     try:
         return EngineOptions(
             heartbeat_interval_s=heartbeat_interval,
@@ -99,12 +98,8 @@ def _options(heartbeat_interval: float, unreachable_after: float, offline_after:
 
 
 def _require_deps() -> None:
-    from neops_worker.cli import fail_usage  # the CLI imports this module; import it on use
-
-    try:
+    with usage_errors(EngineDependencyError):
         require_engine_deps()
-    except EngineDependencyError as exc:
-        raise fail_usage(str(exc)) from None
 
 
 def _announcer(db_path: str) -> Callable[[str], None]:
