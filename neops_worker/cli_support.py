@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -34,3 +35,37 @@ def settings_or_exit(overrides: dict[str, Any] | None = None) -> Settings:
         return load_settings(overrides)
     except ConfigurationError as exc:
         raise fail_usage(f"configuration: {exc}") from None
+
+
+# --- the job-input options `exec` and `submit` share ---------------------------------------
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        help="A parameter key=value (repeatable). The value is JSON when it parses as JSON "
+        "(42, 1.5, true, [1], {...}), else a string; quote to force a string: key='\"17.9\"'.",
+        show_default=False,
+    ),
+]
+ParamsFileOption = Annotated[
+    Path | None, typer.Option("--params-file", help="JSON object of parameters (--param wins).")
+]
+ContextFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--context-file", help="Job context JSON as on the wire: devices, deviceGroups, interfaces."
+    ),
+]
+JobTypeOption = Annotated[
+    Literal["execute", "acquire", "rollback"], typer.Option("--type", help="The job type.")
+]
+RunOnOption = Annotated[
+    Literal["global", "device", "interface", "group", "client"] | None,
+    typer.Option("--run-on", help="Default: the block's registered run-on."),
+]
+EntityIdOption = Annotated[
+    int | None,
+    typer.Option("--entity-id", help="Target entity. Default: the only one of its kind in the context."),
+]

@@ -16,7 +16,16 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.console import Console
 
-from neops_worker.cli_support import settings_or_exit, usage_errors
+from neops_worker.cli_support import (
+    ContextFileOption,
+    EntityIdOption,
+    JobTypeOption,
+    ParamOption,
+    ParamsFileOption,
+    RunOnOption,
+    settings_or_exit,
+    usage_errors,
+)
 from neops_worker.devtools._blocks import LoadedBlocks, block_summary, check_blocks, find_block, load_blocks
 from neops_worker.devtools._render import blocks_table, print_check, print_outcome, print_problems
 from neops_worker.discovery import DiscoveredBlock
@@ -107,36 +116,6 @@ def schema_command(
 
 # --- exec -----------------------------------------------------------------------------------
 
-ParamOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--param",
-        "-p",
-        help="A parameter key=value (repeatable). The value is JSON when it parses as JSON "
-        "(42, 1.5, true, [1], {...}), else a string; quote to force a string: key='\"17.9\"'.",
-        show_default=False,
-    ),
-]
-ParamsFileOption = Annotated[
-    Path | None, typer.Option("--params-file", help="JSON object of parameters (--param wins).")
-]
-ContextFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--context-file", help="Job context JSON as on the wire: devices, deviceGroups, interfaces."
-    ),
-]
-JobTypeOption = Annotated[
-    Literal["execute", "acquire", "rollback"], typer.Option("--type", help="The job type.")
-]
-RunOnOption = Annotated[
-    Literal["global", "device", "interface", "group", "client"] | None,
-    typer.Option("--run-on", help="Default: the block's registered run-on."),
-]
-EntityIdOption = Annotated[
-    int | None,
-    typer.Option("--entity-id", help="Target entity. Default: the only one of its kind in the context."),
-]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=0, help="JOB_TIMEOUT in seconds (0: no limit).")
 ]

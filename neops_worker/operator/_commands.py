@@ -6,13 +6,21 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
 
-from neops_worker.cli_support import settings_or_exit, usage_errors
+from neops_worker.cli_support import (
+    ContextFileOption,
+    EntityIdOption,
+    JobTypeOption,
+    ParamOption,
+    ParamsFileOption,
+    RunOnOption,
+    settings_or_exit,
+    usage_errors,
+)
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, EngineError, EngineRejected
 from neops_worker.local_engine.models import DevJobDetail, NewJob
 from neops_worker.operator._client import DevClient
@@ -27,33 +35,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machine
 BlockArgument = Annotated[
     str,
     typer.Argument(help="'package/name:1.2.3', or 'package/name' or a name registered exactly once."),
-]
-ParamOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--param",
-        "-p",
-        help="A parameter key=value (repeatable). The value is JSON when it parses as JSON, else a string.",
-        show_default=False,
-    ),
-]
-ParamsFileOption = Annotated[
-    Path | None, typer.Option("--params-file", help="JSON object of parameters (--param wins).")
-]
-ContextFileOption = Annotated[
-    Path | None,
-    typer.Option("--context-file", help="Job context JSON: devices, deviceGroups, interfaces."),
-]
-JobTypeOption = Annotated[
-    Literal["execute", "acquire", "rollback"], typer.Option("--type", help="The job type.")
-]
-RunOnOption = Annotated[
-    Literal["global", "device", "interface", "group", "client"] | None,
-    typer.Option("--run-on", help="Default: the block's registered run-on."),
-]
-EntityIdOption = Annotated[
-    int | None,
-    typer.Option("--entity-id", help="Target entity. Default: the only one of its kind in the context."),
 ]
 WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for the result; exit 1 if it failed.")]
 TimeoutOption = Annotated[
