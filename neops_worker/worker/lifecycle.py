@@ -91,7 +91,12 @@ class Worker:
             await self._cancel(startup)
             await self._stop_visible_parts()
             return
-        startup.result()
+        try:
+            startup.result()
+        except BaseException:
+            # Registered but unable to serve (a block was refused): leave the engine's view clean.
+            await self._stop_visible_parts()
+            raise
         loop = asyncio.ensure_future(self.main_loop())
         await self._first_of(loop, self._stop.wait())
         await self.shutdown(loop)

@@ -234,3 +234,20 @@ def test_reregistration_is_retried_until_accepted(engine: EngineUnderTest, start
     assert len(engine.recorder.matching("POST", "/workers/register")) == 3
     worker.signal(signal.SIGTERM)
     assert worker.wait(20) == 0
+
+
+def test_refused_block_registration_unregisters_and_exits_1(
+    engine: EngineUnderTest, start_worker: Any
+) -> None:
+    """A block the engine refuses (400) stops the start: the worker unregisters itself and exits 1."""
+    engine.recorder.fault = lambda method, path: (
+        (400, {"statusCode": 400, "message": ["fbType must be one of ..."], "error": "Bad Request"})
+        if path == "/function-blocks/register"
+        else None
+    )
+    worker = start_worker(engine.url)
+    assert worker.wait(20) == 1
+    assert "Function block registration failed" in worker.log
+    assert "fbType must be one of" in worker.log
+    (registered,) = workers(engine.url)
+    assert engine.recorder.matching("POST", f"/workers/{registered['uuid']}/unregister")
