@@ -13,7 +13,7 @@
 #   NEOPS_BASE_PYTHON      the CPython 3.12 to copy (default: python3.12 on PATH, else pyenv's)
 #   DEBIAN_MIRROR          debootstrap mirror (default http://deb.debian.org/debian)
 #
-# Exit codes: 0 the image exists; 3 not root, or no CPython 3.12 or debootstrap (callers may skip); other
+# Exit codes: 0 the image exists; 3 not root, no CPython 3.12, no debootstrap or no mirror (callers may skip); other
 # codes are real failures. Needs root (debootstrap, chroot) and podman configured by
 # install-podman.sh.
 set -euo pipefail
@@ -51,7 +51,9 @@ find_python() {
 make_debian() {
   local rootfs=$1
   log "debootstrap bookworm (about a minute)"
-  debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" >/dev/null
+  # The mirror out of reach is this machine's limit, not a fault of the image: callers may skip (3).
+  debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" >/dev/null \
+    || { log "debootstrap from $mirror failed (is the Debian mirror reachable?)"; exit 3; }
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
     "$rootfs"/usr/share/doc/* \
     "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/*
@@ -123,7 +125,10 @@ if podman image exists "$tag"; then
   log "$tag is present"
   exit 0
 fi
-[ -s "$tarball" ] || build_tarball
+# Not `[ -s ] || build_tarball`: on the right of || bash ignores `set -e` inside the function.
+if [ ! -s "$tarball" ]; then
+  build_tarball
+fi
 log "importing $tarball as $tag"
 podman import \
   --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
