@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from neops_worker import sdk_bridge
 from neops_worker.blocks.base import FunctionBlock
 from neops_worker.blocks.registration import (
     FunctionBlockDefinitionError,
@@ -84,6 +85,7 @@ class DiscoveryReport:
 
 def discover(directories: list[str] | list[Path]) -> DiscoveryReport:
     """Import every block module below ``directories`` and collect the declared blocks."""
+    sdk_bridge.prepare()  # the vendor SDK's connection plugins and log routing, when it is installed
     report = DiscoveryReport()
     for directory in directories:
         root = _resolved_dir(Path(directory))
