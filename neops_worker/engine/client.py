@@ -4,6 +4,8 @@ Every answer is mapped once, here: any 2xx is success (the engine may answer 200
 without a body); 408, 429, 5xx, timeouts and connection errors raise ``EngineUnavailable``; any
 other status raises ``EngineRejected`` carrying the engine's message. Retrying is the caller's
 decision (``engine.retry``), because whether a call may be repeated depends on the endpoint.
+Every answer that is not itself transient is noted on ``answers``: it wakes the retries waiting
+for the engine to come back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from neops_worker.engine.answers import AnswerSignal
 from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable
 from neops_worker.wire import (
     CONTRACT_LIBRARY,
@@ -59,11 +62,14 @@ class EngineClient:
         verify: ssl.SSLContext | bool = True,
         user_agent: str = "neops-worker",
         transport: httpx.AsyncBaseTransport | None = None,
+        answers: AnswerSignal | None = None,
     ) -> None:
         headers = {"Accept": "application/json", "User-Agent": user_agent}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
+        #: Noted on every answer of the engine that is not a transient failure (``engine.retry`` wakes on it).
+        self.answers = answers or AnswerSignal()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
@@ -158,6 +164,8 @@ class EngineClient:
             raise EngineUnavailable(operation, _describe(exc), request_sent=False) from exc
         except httpx.HTTPError as exc:
             raise EngineUnavailable(operation, _describe(exc)) from exc
+        if not _transient(response.status_code):
+            self.answers.note()  # the engine is there: waiting retries may go now
         _raise_for_status(operation, response)
         return response
 
@@ -168,9 +176,14 @@ def _raise_for_status(operation: str, response: httpx.Response) -> None:
         return
     text = response.text[:2000]
     detail = f"HTTP {status}: {engine_message(text) or response.reason_phrase}"
-    if status in TRANSIENT_STATUSES or status >= 500:
+    if _transient(status):
         raise EngineUnavailable(operation, detail, status, text, retry_after=_retry_after(response))
     raise EngineRejected(operation, detail, status, text)
+
+
+def _transient(status: int) -> bool:
+    """An answer that says the engine is away for now (408, 429, 5xx): worth retrying, later."""
+    return status in TRANSIENT_STATUSES or status >= 500
 
 
 def engine_message(text: str) -> str:

@@ -3,11 +3,15 @@
 Only ``EngineUnavailable`` is retried; ``EngineRejected`` ends a retry at once. Waits grow
 exponentially from 1 s to 30 s with full jitter (so a fleet of workers does not hit a restarting
 engine at the same moment), honour an engine's ``Retry-After``, and the last wait is shortened to
-end at the deadline. The poll has no policy on purpose: a re-sent poll can claim a second job.
+end at the deadline. Given the client's ``AnswerSignal`` (``wake``), a wait ends early as soon as
+the engine answered any call after the failed attempt had started: the engine is back, so the
+call is repeated at once (never before a ``Retry-After`` has passed). The poll has no policy on
+purpose: a re-sent poll can claim a second job.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,6 +20,7 @@ from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
+from neops_worker.engine.answers import AnswerSignal
 from neops_worker.errors import EngineUnavailable
 
 T = TypeVar("T")
@@ -42,45 +47,91 @@ def result_push_policy(deadline: float) -> RetryPolicy:
     return RetryPolicy("result push", deadline)
 
 
-async def call_with_retry(policy: RetryPolicy, what: str, call: Callable[[], Awaitable[T]]) -> T:
-    """Run ``call`` under ``policy``; the last ``EngineUnavailable`` is raised once the deadline passes."""
-    started = time.monotonic()
-    jitter = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
+async def call_with_retry(
+    policy: RetryPolicy,
+    what: str,
+    call: Callable[[], Awaitable[T]],
+    *,
+    wake: AnswerSignal | None = None,
+) -> T:
+    """Run ``call`` under ``policy``; the last ``EngineUnavailable`` is raised once the deadline passes.
 
-    def remaining() -> float:
-        return policy.deadline - (time.monotonic() - started)
-
-    def wait(state: RetryCallState) -> float:
-        delay = jitter(state)
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, EngineUnavailable) and exc.retry_after:
-            delay = max(delay, exc.retry_after)
-        return max(0.0, min(delay, remaining()))
-
-    def stop(state: RetryCallState) -> bool:
-        return remaining() <= 0
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        sleep = state.next_action.sleep if state.next_action else 0.0
-        log.warning(
-            "%s failed (%s); retrying in %.1f s, giving up in %.0f s",
-            what,
-            exc,
-            sleep,
-            max(0.0, remaining()),
-            extra={"attempt": state.attempt_number},
-        )
-
+    With ``wake``, a backoff ends as soon as the engine answered since the failed attempt began.
+    """
+    retry = _Retry(policy, what, wake)
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(EngineUnavailable),
-        wait=wait,
-        stop=stop,
-        before_sleep=before_sleep,
+        wait=retry.wait,
+        stop=retry.stop,
+        before_sleep=retry.before_sleep,
+        sleep=retry.sleep,
         reraise=True,
     )
 
     async def attempt() -> T:
+        retry.mark()
         return await call()
 
     return await retrying(attempt)
+
+
+class _Retry:
+    """The state of one ``call_with_retry``: its deadline, its last wait and the answers seen."""
+
+    def __init__(self, policy: RetryPolicy, what: str, wake: AnswerSignal | None) -> None:
+        self.policy = policy
+        self.what = what
+        self.wake = wake
+        self.started = time.monotonic()
+        self.jitter = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
+        #: The answer count when the last attempt began: only later answers wake its wait.
+        self.answers_before = 0
+        #: The part of the coming wait that no answer may cut short: the engine's Retry-After.
+        self.floor = 0.0
+
+    def remaining(self) -> float:
+        """Seconds left until the deadline."""
+        return self.policy.deadline - (time.monotonic() - self.started)
+
+    def mark(self) -> None:
+        """An attempt begins: remember how many answers the engine had given so far."""
+        if self.wake is not None:
+            self.answers_before = self.wake.count
+
+    def wait(self, state: RetryCallState) -> float:
+        """The jittered backoff, at least the engine's Retry-After, cut at the deadline."""
+        delay = self.jitter(state)
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = exc.retry_after if isinstance(exc, EngineUnavailable) else None
+        self.floor = retry_after or 0.0
+        return max(0.0, min(max(delay, self.floor), self.remaining()))
+
+    def stop(self, state: RetryCallState) -> bool:
+        """Give up once the deadline has passed."""
+        return self.remaining() <= 0
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep the backoff; past the Retry-After floor, an answer of the engine ends it early."""
+        floor = min(self.floor, seconds)
+        if floor > 0:
+            await asyncio.sleep(floor)
+        rest = seconds - floor
+        if rest <= 0:
+            return
+        if self.wake is None:
+            await asyncio.sleep(rest)
+        elif await self.wake.wait_past(self.answers_before, rest):
+            log.info("%s: the engine answers again; retrying now", self.what)
+
+    def before_sleep(self, state: RetryCallState) -> None:
+        """Log the failure, the coming wait and the time left."""
+        exc = state.outcome.exception() if state.outcome else None
+        sleep = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "%s failed (%s); retrying in %.1f s, giving up in %.0f s",
+            self.what,
+            exc,
+            sleep,
+            max(0.0, self.remaining()),
+            extra={"attempt": state.attempt_number},
+        )
