@@ -166,6 +166,7 @@ class Worker:
                 startup_policy(self.settings.startup_retry_timeout),
                 "Worker registration",
                 lambda: self.client.register_worker(body),
+                wake=self.client.answers,
             )
         except EngineError:
             log.error("Worker registration failed")
@@ -187,7 +188,10 @@ class Worker:
         async def register(body: RegisterFunctionBlock) -> bool:
             async with limit:
                 return await call_with_retry(
-                    policy, f"Registration of {body.fb_id}", lambda: self.client.register_function_block(body)
+                    policy,
+                    f"Registration of {body.fb_id}",
+                    lambda: self.client.register_function_block(body),
+                    wake=self.client.answers,
                 )
 
         try:
@@ -329,7 +333,10 @@ class Worker:
         policy = result_push_policy(self.settings.result_push_timeout)
         try:
             accepted = await call_with_retry(
-                policy, f"Result push of job {job_id}", lambda: self.client.push_result(result)
+                policy,
+                f"Result push of job {job_id}",
+                lambda: self.client.push_result(result),
+                wake=self.client.answers,
             )
         except EngineRejected as exc:
             self.observers.result_push_failed(job_id)
