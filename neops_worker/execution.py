@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from neops_worker.blocks.base import (
+    AcquireParams,
     FunctionBlockAcquireResult,
     FunctionBlockParams,
     FunctionBlockResult,
@@ -35,6 +36,7 @@ from neops_worker.blocks.base import (
     result_data_dump,
 )
 from neops_worker.blocks.context import WorkflowContext
+from neops_worker.blocks.lenient import parse_leniently
 from neops_worker.discovery import DiscoveredBlock
 from neops_worker.wire import DbUpdates, JobDefinition, JobExecutionResult, JobResult
 
@@ -113,8 +115,8 @@ async def _execute(job: JobDefinition, lookup: BlockLookup, job_timeout: float) 
         raise JobInputError(f"Unknown job type {job.type!r} (expected one of {', '.join(JOB_TYPES)})")
     instance = block.cls()
     if job.type == "acquire":
-        params = parse_params_leniently(block, job.parameters)
-        acquired = await run_block(lambda: instance.acquire(params), job_timeout, job.job_id)
+        acquire_params = parse_params_leniently(block, job.parameters)
+        acquired = await run_block(lambda: instance.acquire_job(acquire_params), job_timeout, job.job_id)
         return _acquire_result(job, acquired)
     params = parse_params(block, job.parameters)
     context = build_context(job)
@@ -155,21 +157,14 @@ def parse_params(block: DiscoveredBlock, parameters: dict[str, Any]) -> BaseMode
     return params
 
 
-def parse_params_leniently(block: DiscoveredBlock, parameters: dict[str, Any]) -> BaseModel:
-    """An acquire job's parameters: unresolved (absent, null or invalid) fields become None."""
-    model = param_model(block)
-    try:
-        return model.model_validate(parameters)
-    except ValidationError as exc:
-        bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
-    values = {k: v for k, v in parameters.items() if k in model.model_fields and k not in bad}
-    for name in model.model_fields:
-        values.setdefault(name, None)
-    params = model.model_construct(**values)
-    unresolved = frozenset(bad | {k for k, v in values.items() if v is None})
-    if isinstance(params, FunctionBlockParams):
-        params._unresolved = unresolved
-    return params
+def parse_params_leniently(block: DiscoveredBlock, parameters: dict[str, Any]) -> AcquireParams[Any]:
+    """An acquire job's parameters: unresolved (absent, null or invalid) fields keep their default or None."""
+    partial, unresolved = parse_leniently(param_model(block), parameters)
+    if unresolved:
+        log.info("Parameters not resolved yet at acquire: %s", ", ".join(sorted(unresolved)))
+    if isinstance(partial, FunctionBlockParams):
+        partial._unresolved = unresolved
+    return AcquireParams(partial=partial, unresolved=unresolved, raw=dict(parameters))
 
 
 def build_context(job: JobDefinition) -> WorkflowContext:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from neops_worker.blocks.context import WorkflowContext
 from neops_worker.wire import Acquire
@@ -40,6 +41,18 @@ P = TypeVar("P", bound=FunctionBlockParams)
 R = TypeVar("R", bound=FunctionBlockResultData)
 
 
+@dataclass(frozen=True)
+class AcquireParams(Generic[P]):
+    """An acquire job's parameters: the leniently parsed model, what is unresolved, and the raw payload."""
+
+    #: The parameters; fields in ``unresolved`` hold their default, ``None`` if they have none.
+    partial: P
+    #: Fields the engine could not resolve yet (absent, ``null`` or invalid at acquire time).
+    unresolved: frozenset[str]
+    #: The parameters exactly as the job carried them.
+    raw: dict[str, Any]
+
+
 class FunctionBlockResult(BaseModel, Generic[R]):
     """What ``run`` returns: success, a human-readable message, and the result data."""
 
@@ -54,6 +67,12 @@ class FunctionBlockAcquireResult(BaseModel):
     success: bool = True
     message: str = ""
     acquires: list[Acquire] = Field(default_factory=list)
+
+    @field_validator("acquires", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        """``acquires=None`` (as the vendor SDK allows) means no acquires."""
+        return [] if value is None else value
 
 
 class FunctionBlockRollbackResult(BaseModel):
@@ -87,6 +106,12 @@ class FunctionBlock(Generic[P, R]):
     def acquire(self, params: P) -> FunctionBlockAcquireResult | Awaitable[FunctionBlockAcquireResult]:
         """Say which entities the step needs; by default none (the step works on what it gets)."""
         return FunctionBlockAcquireResult(success=True, message="No acquires")
+
+    def acquire_job(
+        self, params: AcquireParams[P]
+    ) -> FunctionBlockAcquireResult | Awaitable[FunctionBlockAcquireResult]:
+        """How the worker runs an acquire job: ``acquire`` gets the partial parameter model."""
+        return self.acquire(params.partial)
 
     def rollback(
         self,
