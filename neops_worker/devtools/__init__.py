@@ -33,6 +33,7 @@ from neops_worker.errors import EXIT_FAILURE, EXIT_OK, ConfigurationError
 from neops_worker.execution import BlockLookup, JobOutcome, execute_job, run_coroutine
 from neops_worker.jobinput import job_definition, load_context, parse_param, parse_params
 from neops_worker.registry import registration_body
+from neops_worker.sdk_bridge import sdk_script_warning
 from neops_worker.wire import JobDefinition
 
 DirsOption = Annotated[
@@ -75,6 +76,8 @@ def blocks_command(directories: DirsOption = None, as_json: JsonOption = False) 
 
 def check_command(directories: DirsOption = None, as_json: JsonOption = False) -> None:
     """Import and validate every block; report every problem with file and line; exit 1 if any."""
+    if (warning := sdk_script_warning()) is not None:
+        typer.echo(f"neops_worker: warning: {warning}", err=True)
     loaded, problems = check_blocks(_directories(directories))
     if as_json:
         body = {
