@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import httpx
 import pytest
 import respx
 
 from neops_worker.engine.client import EngineClient
-from neops_worker.errors import EngineRejected, EngineUnavailable
+from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable
 from neops_worker.wire import JobExecutionResult, JobPoll, JobResult, RegisterWorker, Versionable
 from tests.contract import assert_valid
 
@@ -236,3 +238,27 @@ async def test_version_check_parses_answer(client: EngineClient) -> None:
     import json
 
     assert_valid("VersionCompatibilityRequestDto", json.loads(route.calls.last.request.content))
+
+
+@pytest.mark.parametrize(
+    ("status", "noted"), [(200, 1), (201, 1), (404, 1), (409, 1), (408, 0), (429, 0), (500, 0), (503, 0)]
+)
+@respx.mock
+async def test_answers_that_show_the_engine_is_there_are_noted(
+    client: EngineClient, status: int, noted: int
+) -> None:
+    """2xx and permanent 4xx answers wake waiting retries; 408, 429 and 5xx (engine still away) do not."""
+    respx.post(f"{BASE}/workers/w/ping").respond(status)
+    with pytest.raises(EngineError) if status >= 400 else contextlib.nullcontext():
+        await client.ping("w")
+    assert client.answers.count == noted
+
+
+@respx.mock
+async def test_a_request_that_got_no_answer_is_not_noted(client: EngineClient) -> None:
+    """A refused connection or a timeout is no answer: nothing is noted."""
+    respx.post(f"{BASE}/workers/w/ping").mock(side_effect=[httpx.ConnectError("x"), httpx.ReadTimeout("y")])
+    for _ in range(2):
+        with pytest.raises(EngineUnavailable):
+            await client.ping("w")
+    assert client.answers.count == 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 import pytest
 
+from neops_worker.engine.answers import AnswerSignal
 from neops_worker.engine.retry import RetryPolicy, call_with_retry
 from neops_worker.errors import EngineRejected, EngineUnavailable
 
@@ -70,3 +72,82 @@ async def test_retry_after_is_honoured() -> None:
 
     assert await call_with_retry(_fast(5), "x", call) == "ok"
     assert attempts[1] - attempts[0] >= 0.29
+
+
+def _patient(deadline: float) -> RetryPolicy:
+    """Waits of up to 1000 s: a retry that comes back within seconds was woken."""
+    return RetryPolicy("test", deadline, initial_wait=1000, max_wait=1000)
+
+
+async def test_an_engine_answer_wakes_a_waiting_retry(caplog: pytest.LogCaptureFixture) -> None:
+    """The engine answers another call while a retry sleeps a long backoff: it retries at once."""
+    answers = AnswerSignal()
+    attempts = 0
+
+    async def call() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            asyncio.get_running_loop().call_later(0.05, answers.note)  # the heartbeat gets through
+            raise EngineUnavailable("result push", "ConnectError: refused", request_sent=False)
+        return "ok"
+
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO):
+        assert await call_with_retry(_patient(2000), "Result push of job j", call, wake=answers) == "ok"
+    assert time.monotonic() - started < 5
+    assert attempts == 2
+    assert "Result push of job j: the engine answers again; retrying now" in caplog.text
+
+
+async def test_an_answer_during_the_failed_attempt_wakes_its_wait() -> None:
+    """An answer that came while the failing attempt was in flight counts: the engine is back."""
+    answers = AnswerSignal()
+    attempts = 0
+
+    async def call() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            answers.note()
+            raise EngineUnavailable("x", "HTTP 503", 503)
+        return "ok"
+
+    started = time.monotonic()
+    assert await call_with_retry(_patient(2000), "x", call, wake=answers) == "ok"
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("answered_before", [False, True])
+async def test_without_a_new_answer_the_backoff_is_slept_out(answered_before: bool) -> None:
+    """No answer since the attempt began (or only an older one): the retry waits its full backoff."""
+    answers = AnswerSignal()
+    if answered_before:
+        answers.note()
+    attempts: list[float] = []
+
+    async def call() -> None:
+        attempts.append(time.monotonic())
+        raise EngineUnavailable("x", "ConnectError", request_sent=False)
+
+    with pytest.raises(EngineUnavailable):
+        await call_with_retry(_patient(0.3), "x", call, wake=answers)
+    # The long backoff was cut only by the deadline: one more attempt, 0.3 s after the first.
+    assert len(attempts) == 2
+    assert attempts[1] - attempts[0] >= 0.29
+
+
+async def test_a_wake_never_cuts_a_retry_after() -> None:
+    """An answer right after a 429 with Retry-After: the retry still waits the Retry-After, no longer."""
+    answers = AnswerSignal()
+    attempts: list[float] = []
+
+    async def call() -> str:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            asyncio.get_running_loop().call_later(0.01, answers.note)
+            raise EngineUnavailable("x", "HTTP 429", 429, retry_after=0.3)
+        return "ok"
+
+    assert await call_with_retry(_patient(2000), "x", call, wake=answers) == "ok"
+    assert 0.29 <= attempts[1] - attempts[0] < 5
