@@ -7,6 +7,8 @@ options are generated from the settings model, so each setting is defined once (
 from __future__ import annotations
 
 import inspect
+import logging
+import os
 import sys
 import types
 import typing
@@ -62,7 +64,41 @@ def main_callback(
 def _start(overrides: dict[str, Any]) -> None:
     from neops_worker.runtime import run_worker
 
-    raise typer.Exit(run_worker(settings_or_exit(overrides)))
+    settings = settings_or_exit(overrides)
+    _warn_if_sdk_script(settings)
+    raise typer.Exit(run_worker(settings))
+
+
+def _warn_if_sdk_script(settings: Settings) -> None:
+    """At start, say so when the ``neops_worker`` on PATH is the vendor SDK's (so not this daemon)."""
+    from neops_worker.sdk_bridge import sdk_script_warning
+
+    warning = sdk_script_warning()
+    if warning is not None:
+        from neops_worker.observability import setup_logging
+
+        setup_logging(settings.log_level, settings.log_format, settings.worker_name)
+        logging.getLogger("neops_worker").warning("%s", warning)
+
+
+def _start_reloading(overrides: dict[str, Any]) -> None:
+    """Supervise the worker as a child process, restarted when a block file changes."""
+    from neops_worker.observability import setup_logging
+    from neops_worker.reloader import run_reloader
+
+    settings = settings_or_exit(overrides)
+    setup_logging(settings.log_level, settings.log_format, settings.worker_name)
+    env = {**os.environ, **_as_environment(overrides)}
+    raise typer.Exit(run_reloader(["run"], env, settings.dir_function_blocks))
+
+
+def _as_environment(overrides: dict[str, Any]) -> dict[str, str]:
+    """The options of ``run`` that were given, as the environment variables a worker child reads."""
+    return {
+        env_name(name): (str(value).lower() if isinstance(value, bool) else str(value))
+        for name, value in overrides.items()
+        if value is not None
+    }
 
 
 # --- `run`: one option per setting, generated from the settings model ---------------------------
@@ -104,12 +140,26 @@ def _run_parameters() -> list[inspect.Parameter]:
     return params
 
 
+RELOAD_HELP = (
+    "For block authors: run the worker as a child process and restart it when a file under "
+    "DIR_FUNCTION_BLOCKS changes (it finishes the job in hand first)."
+)
+
+
+def _reload_parameter() -> inspect.Parameter:
+    option = typer.Option(False, "--reload", help=RELOAD_HELP, show_default=False)
+    return inspect.Parameter("reload", inspect.Parameter.KEYWORD_ONLY, default=option, annotation=bool)
+
+
 def _make_run() -> Callable[..., None]:
-    def run(**overrides: Any) -> None:
+    def run(*, reload: bool = False, **overrides: Any) -> None:
         """Start the worker. Options override the environment and .env; unset options leave them alone."""
+        if reload:
+            _start_reloading(overrides)
         _start(overrides)
 
-    run.__signature__ = inspect.Signature(_run_parameters())  # type: ignore[attr-defined]
+    parameters = [_reload_parameter(), *_run_parameters()]
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return run
 
 
