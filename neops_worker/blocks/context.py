@@ -43,6 +43,10 @@ EXCLUDED_ATTRIBUTES = frozenset(
     }
 )
 
+#: Attributes of an entity made to be created (the vendor SDK's creation wrappers): options of the
+#: create, sent beside its ``data``, never inside it, and never patched.
+CREATION_OPTIONS = frozenset({"skip_if_identifier_exists", "identifier_fields"})
+
 #: Temporary ids of new entities: drawn from a range the engine maps to real ids.
 TEMP_ID_RANGE = (10_000_000, 2**31 - 1)
 
@@ -158,27 +162,53 @@ class WorkflowContext(BaseModel):
 
     # --- changes ---------------------------------------------------------------------------
 
+    def _live(self) -> dict[EntityKind, dict[int, Entity]]:
+        entities: dict[EntityKind, list[Any]] = {
+            "device": self.devices,
+            "interface": self.interfaces,
+            "group": self.device_groups,
+        }
+        return {kind: {entity.id: entity for entity in listed} for kind, listed in entities.items()}
+
     def _snapshot(self) -> dict[EntityKind, dict[int, dict[str, Any]]]:
         return {
-            "device": {d.id: d.model_dump(mode="json") for d in self.devices},
-            "interface": {i.id: i.model_dump(mode="json") for i in self.interfaces},
-            "group": {g.id: g.model_dump(mode="json") for g in self.device_groups},
+            kind: {
+                entity_id: entity.model_dump(mode="json", exclude=set(CREATION_OPTIONS))
+                for entity_id, entity in entities.items()
+            }
+            for kind, entities in self._live().items()
         }
 
     def db_updates(self) -> DbUpdates:
         """The changes made since the context was built, as the engine's ``dbUpdates``."""
         after = self._snapshot()
+        live = self._live()
         updates: list[DbUpdate] = []
         for kind in ("device", "interface", "group"):
-            updates.extend(self._diff(kind, self._before[kind], after[kind]))
+            updates.extend(self._diff(kind, self._before[kind], after[kind], live[kind]))
         return DbUpdates(updates=updates)
 
+    def _options(self, kind: EntityKind, entity: Entity) -> _CreateOptions:
+        """How a new entity is created: as its ``create_*`` helper said, or as the entity itself says."""
+        helper = self._create_options.get((kind, entity.id))
+        if helper is not None:
+            return helper
+        fields = [str(field) for field in getattr(entity, "identifier_fields", None) or ()]
+        return _CreateOptions(
+            identifier_fields=fields or None,
+            skip_if_identifier_exists=bool(getattr(entity, "skip_if_identifier_exists", False)),
+        )
+
     def _diff(
-        self, kind: EntityKind, before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]]
+        self,
+        kind: EntityKind,
+        before: dict[int, dict[str, Any]],
+        after: dict[int, dict[str, Any]],
+        live: dict[int, Entity],
     ) -> list[DbUpdate]:
         creates: list[DbUpdate] = []
         for entity_id in after.keys() - before.keys():
-            options = self._create_options.get((kind, entity_id), _CreateOptions())
+            options = self._options(kind, live[entity_id])
             creates.append(
                 EntityCreate(
                     entity=kind,

@@ -1,0 +1,186 @@
+"""The vendor SDK's ``FunctionBlock`` and its models, on the native ones.
+
+The models and results are the native classes (same names, same fields). ``FunctionBlock`` is a
+subclass of the native base with the SDK's contract:
+
+- ``run`` and ``acquire`` are abstract; ``acquire`` receives an ``AcquireParams`` (``partial``,
+  ``unresolved``, ``raw``), not the parameter model itself;
+- ``run`` and ``rollback`` receive the SDK's view of the context, whose ``device``,
+  ``interface`` and ``device_group`` are ``None`` on a job that does not run on one;
+- ``self.logger`` is a contextual logger (``self.logger.with_context(device=...)``);
+- ``execute_function_block`` and ``rollback_function_block`` call ``run`` and ``rollback`` behind
+  the SDK's error boundary, for tests that call a block directly.
+
+The worker itself runs such a block as it runs any other: ``run``, ``acquire`` and ``rollback``
+in a thread of their own, with its own validation and error handling.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from neops_worker.blocks import base as native
+from neops_worker.blocks.base import (
+    AcquireParams,
+    FunctionBlockAcquireResult,
+    FunctionBlockParams,
+    FunctionBlockResult,
+    FunctionBlockResultData,
+    FunctionBlockRollbackResult,
+)
+from neops_worker.blocks.context import WorkflowContext as NativeContext
+from neops_worker.blocks.lenient import parse_leniently
+from neops_worker.blocks.registration import Registration
+from neops_worker.sdk.logger import BaseLogger, logger_for
+from neops_worker.sdk.workflow.workflow_context import WorkflowContext
+from neops_worker.wire import Acquire
+
+ParamsT = TypeVar("ParamsT", bound=FunctionBlockParams)
+ResultDataT = TypeVar("ResultDataT", bound=FunctionBlockResultData)
+
+#: The acquire shapes a result may carry (``elastic`` and ``context``).
+EntityAcquire = Acquire
+
+
+class FunctionBlock(native.FunctionBlock[ParamsT, ResultDataT], abc.ABC):
+    """Base class of an SDK-style block: implement ``run`` and ``acquire``; ``rollback`` is optional."""
+
+    def __init__(self, logger: BaseLogger | None = None) -> None:
+        self.logger = logger_for(self, logger)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Hand the ``run`` and ``rollback`` a subclass defines the SDK's view of the context."""
+        super().__init_subclass__(**kwargs)
+        for name in ("run", "rollback"):
+            method = cls.__dict__.get(name)
+            if inspect.isfunction(method):
+                setattr(cls, name, _with_sdk_context(method))
+
+    @property  # type: ignore[override]  # the SDK's contextual logger, not a logging.Logger
+    def logger(self) -> BaseLogger:
+        """The block's logger: named after its module, its lines carry the block's class."""
+        return self._logger
+
+    @logger.setter
+    def logger(self, value: BaseLogger) -> None:
+        self._logger = value
+
+    @abc.abstractmethod
+    async def run(  # type: ignore[override]  # the SDK's view of the context
+        self, params: ParamsT, context: WorkflowContext
+    ) -> FunctionBlockResult[ResultDataT]:
+        """Do the work of an execute job."""
+
+    @abc.abstractmethod
+    async def acquire(  # type: ignore[override]  # the SDK hands acquire an AcquireParams
+        self, params: AcquireParams[ParamsT]
+    ) -> FunctionBlockAcquireResult:
+        """Say which entities the step needs, from parameters that may be partly unresolved."""
+
+    async def rollback(  # type: ignore[override]  # the SDK's view of the context
+        self,
+        params: ParamsT,
+        context: WorkflowContext,
+        result_from_failed: FunctionBlockResult[ResultDataT] | None = None,
+    ) -> FunctionBlockRollbackResult:
+        """Undo an earlier execute; by default a failed result, as in the SDK."""
+        return FunctionBlockRollbackResult(success=False, message="Rollback not implemented")
+
+    def acquire_job(
+        self, params: AcquireParams[ParamsT]
+    ) -> FunctionBlockAcquireResult | Awaitable[FunctionBlockAcquireResult]:
+        """How the worker runs an acquire job: ``acquire`` gets the whole ``AcquireParams``."""
+        return self.acquire(params)
+
+    async def execute_function_block(
+        self, params: ParamsT, context: WorkflowContext, *, propagate_exceptions: bool = False
+    ) -> FunctionBlockResult[ResultDataT]:
+        """``run``, with an exception as a failed result (or raised, with ``propagate_exceptions``)."""
+        try:
+            result: FunctionBlockResult[ResultDataT] = await _awaited(self.run(params, context))
+        except Exception as exc:
+            if propagate_exceptions:
+                raise
+            return FunctionBlockResult(success=False, message=f"Error executing function block: {exc}")
+        return result
+
+    async def rollback_function_block(
+        self, params: ParamsT, context: WorkflowContext
+    ) -> FunctionBlockRollbackResult:
+        """``rollback``, with an exception as a failed result."""
+        try:
+            result: FunctionBlockRollbackResult = await _awaited(self.rollback(params, context, None))
+        except Exception as exc:
+            return FunctionBlockRollbackResult(
+                success=False, message=f"Error rolling back function block: {exc}"
+            )
+        return result
+
+    def parse_parameters_from_dto(self, dto: dict[str, Any], param_cls: type[ParamsT]) -> ParamsT:
+        """Validate job parameters strictly; keys the model does not declare are logged and ignored."""
+        extra = sorted(set(dto) - set(param_cls.model_fields))
+        if extra:
+            self.logger.warning(f"Extra properties in parameters for {param_cls.__name__}: {extra}")
+        return param_cls.model_validate(dto)
+
+    def parse_acquire_parameters_from_dto(
+        self, dto: dict[str, Any], registration: Registration
+    ) -> AcquireParams[ParamsT]:
+        """Parse an acquire job's parameters leniently, as the worker does before calling ``acquire``."""
+        model = registration.param_cls or FunctionBlockParams
+        partial, unresolved = parse_leniently(model, dto)
+        if unresolved:
+            self.logger.warning(
+                f"Unresolved parameters at acquire for {registration.fb_id}: {sorted(unresolved)}"
+            )
+        return AcquireParams(partial=partial, unresolved=unresolved, raw=dto)  # type: ignore[arg-type]
+
+
+async def _awaited(value: Any) -> Any:
+    """A block method's answer, awaited if it is awaitable (``async def`` or a plain ``def``)."""
+    return await value if inspect.isawaitable(value) else value
+
+
+def _viewed(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments of ``run(params, context, ...)`` with a native context shown as the SDK's."""
+    if len(args) >= 2 and isinstance(args[1], NativeContext):
+        args = (args[0], WorkflowContext.of(args[1]), *args[2:])
+    if isinstance(kwargs.get("context"), NativeContext):
+        kwargs = {**kwargs, "context": WorkflowContext.of(kwargs["context"])}
+    return args, kwargs
+
+
+def _with_sdk_context(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` (a block's ``run`` or ``rollback``) seeing the SDK's view of the worker's context."""
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def viewed_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+            args, kwargs = _viewed(args, kwargs)
+            return await method(self, *args, **kwargs)
+
+        return viewed_async
+
+    @functools.wraps(method)
+    def viewed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = _viewed(args, kwargs)
+        return method(self, *args, **kwargs)
+
+    return viewed
+
+
+__all__ = [
+    "EntityAcquire",
+    "FunctionBlock",
+    "FunctionBlockAcquireResult",
+    "FunctionBlockParams",
+    "FunctionBlockResult",
+    "FunctionBlockResultData",
+    "FunctionBlockRollbackResult",
+    "ParamsT",
+    "ResultDataT",
+]

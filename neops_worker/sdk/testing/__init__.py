@@ -1,0 +1,1 @@
+"""The vendor SDK's testing helpers for block authors."""
