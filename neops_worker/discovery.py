@@ -3,8 +3,10 @@
 Every ``.py`` file below a directory is imported under a fully qualified module name rooted at
 the directory's own name (``function_blocks/net/show.py`` -> ``function_blocks.net.show``), so
 blocks can import their sibling modules and two directories with same-named subpackages do not
-collide (a second root of the same name gets a ``__2`` suffix). Dot-directories, ``__pycache__``,
-``test``/``tests`` directories, ``test_*.py`` and ``conftest.py`` are skipped.
+collide (a second root of the same name gets a ``__2`` suffix). What the vendor SDK skips is
+skipped, and nothing else: dot-directories, ``__pycache__``, directories named ``test``, ``tests``
+or ``testing``, files named ``test_*.py``, and ``conftest.py``. The report names the test files
+and directories it skipped (``skipped``), so that a block in one of them does not go unnoticed.
 
 A module that declares an invalid block counts as broken, as if the decorator had raised; every
 invalid block in it is reported, each with its reasons and line, not only the first.
@@ -34,7 +36,8 @@ from neops_worker.blocks.registration import (
     collect_definition_errors,
 )
 
-SKIPPED_DIRS = frozenset({"__pycache__", "test", "tests", "node_modules"})
+#: Directories of tests: skipped, and named in the report.
+TEST_DIRS = frozenset({"test", "tests", "testing"})
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class DiscoveryReport:
     blocks: list[DiscoveredBlock] = field(default_factory=list)
     problems: list[DiscoveryProblem] = field(default_factory=list)
     modules: int = 0
+    #: Test files and test directories below the roots, which were not imported.
+    skipped: list[Path] = field(default_factory=list)
 
 
 def discover(directories: list[str] | list[Path]) -> DiscoveryReport:
@@ -121,17 +126,21 @@ def _module_files(root: Path, report: DiscoveryReport) -> list[Path]:
         report.problems.append(DiscoveryProblem(root, f"cannot be read: {exc.strerror or exc}"))
         return files
     for entry in entries:
-        if entry.name.startswith(".") or entry.name in SKIPPED_DIRS:
+        if entry.name.startswith(".") or entry.name == "__pycache__":
             continue
         if entry.is_dir():
-            files.extend(_module_files(entry, report))
-        elif entry.suffix == ".py" and not _is_test_file(entry.name):
-            files.append(entry)
+            if entry.name in TEST_DIRS:
+                report.skipped.append(entry)
+            else:
+                files.extend(_module_files(entry, report))
+        elif entry.suffix == ".py":
+            (report.skipped if is_test_file(entry.name) else files).append(entry)
     return files
 
 
-def _is_test_file(name: str) -> bool:
-    return name.startswith("test_") or name == "conftest.py" or name.endswith("_test.py")
+def is_test_file(name: str) -> bool:
+    """Whether a file name is one of a test module: ``test_*.py`` or ``conftest.py`` (not ``*_test.py``)."""
+    return name.startswith("test_") or name == "conftest.py"
 
 
 def _mount_root(root: Path) -> str:

@@ -26,8 +26,21 @@ from neops_worker.cli_support import (
     settings_or_exit,
     usage_errors,
 )
-from neops_worker.devtools._blocks import LoadedBlocks, block_summary, check_blocks, find_block, load_blocks
-from neops_worker.devtools._render import blocks_table, print_check, print_outcome, print_problems
+from neops_worker.devtools._blocks import (
+    LoadedBlocks,
+    block_summary,
+    check_blocks,
+    find_block,
+    load_blocks,
+    skipped_entry,
+)
+from neops_worker.devtools._render import (
+    blocks_table,
+    print_check,
+    print_outcome,
+    print_problems,
+    print_skipped,
+)
 from neops_worker.discovery import DiscoveredBlock
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, ConfigurationError
 from neops_worker.execution import BlockLookup, JobOutcome, execute_job, run_coroutine
@@ -69,6 +82,7 @@ def blocks_command(directories: DirsOption = None, as_json: JsonOption = False) 
         typer.echo(json.dumps([block_summary(block) for block in loaded.blocks], indent=2))
     else:
         _stdout().print(blocks_table(loaded.blocks))
+    print_skipped(_stderr(), loaded)
 
 
 # --- check ----------------------------------------------------------------------------------
@@ -84,6 +98,7 @@ def check_command(directories: DirsOption = None, as_json: JsonOption = False) -
             "ok": not problems,
             "blocks": [block.fb_id for block in loaded.blocks],
             "problems": [problem.to_json() for problem in problems],
+            "skipped": [skipped_entry(path) for path in loaded.report.skipped],
         }
         typer.echo(json.dumps(body, indent=2))
     else:

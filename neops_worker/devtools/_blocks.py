@@ -109,8 +109,11 @@ def check_blocks(directories: list[str]) -> tuple[LoadedBlocks, list[Problem]]:
 def block_problems(block: DiscoveredBlock) -> list[Problem]:
     """What is wrong with one discovered block: its registration, its body, its ``run``."""
     reasons = [one_line(reason) for reason in block.registration.problems()]
+    missing = sorted(getattr(block.cls, "__abstractmethods__", ()))
     if block.cls.run is FunctionBlock.run:
-        reasons.append("the class does not implement run()")
+        missing = sorted({*missing, "run"})
+    if missing:
+        reasons.append(f"the class does not implement {', '.join(f'{name}()' for name in missing)}")
     if not reasons:
         try:
             json.dumps(registration_body(block, None, send_reversible=True).to_wire())
@@ -151,6 +154,11 @@ def location(path: Path, line: int | None) -> str:
 def block_where(block: DiscoveredBlock) -> str:
     """``file:line`` of a block's declaration."""
     return location(block.file, block.line)
+
+
+def skipped_entry(path: Path) -> str:
+    """A skipped test file or directory as shown (relative below the working directory; dirs end in ``/``)."""
+    return display_path(path) + ("/" if path.is_dir() else "")
 
 
 def block_summary(block: DiscoveredBlock) -> dict[str, Any]:

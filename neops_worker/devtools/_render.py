@@ -10,7 +10,7 @@ from rich.json import JSON
 from rich.table import Table
 from rich.text import Text
 
-from neops_worker.devtools._blocks import LoadedBlocks, Problem, block_where
+from neops_worker.devtools._blocks import LoadedBlocks, Problem, block_where, skipped_entry
 from neops_worker.discovery import DiscoveredBlock
 from neops_worker.execution import JobOutcome
 from neops_worker.wire import JobDefinition
@@ -63,9 +63,20 @@ def print_problems(console: Console, problems: list[Problem]) -> None:
             console.print(Text(f"    - {detail}"), soft_wrap=True)
 
 
+def print_skipped(console: Console, loaded: LoadedBlocks) -> None:
+    """The test files and directories discovery did not import, one per line, if there are any."""
+    skipped = loaded.report.skipped
+    if not skipped:
+        return
+    console.print(Text(f"Skipped {len(skipped)} test file(s) and directory(ies), not imported:", style="dim"))
+    for path in skipped:
+        console.print(Text(f"    {skipped_entry(path)}", style="dim"), soft_wrap=True)
+
+
 def print_check(console: Console, loaded: LoadedBlocks, problems: list[Problem]) -> None:
-    """The check report: every problem, then a one-line summary."""
+    """The check report: every problem, the skipped test files, then a one-line summary."""
     print_problems(console, problems)
+    print_skipped(console, loaded)
     summary = f"{len(loaded.blocks)} function block(s) in {loaded.report.modules} module(s)"
     if problems:
         console.print(Text(f"\n{len(problems)} problem(s); {summary}.", style="bold red"))

@@ -1,6 +1,6 @@
 """Real block directories for the developer-command tests, written under ``tmp_path``.
 
-Discovery skips directories named ``test``/``tests``, so these never live below this package.
+Discovery skips directories named ``test``/``tests``/``testing``, so these never live below this package.
 """
 
 from __future__ import annotations

@@ -67,3 +67,12 @@ def test_broken_module_is_a_warning_here(probe_dir: Path) -> None:
     assert len(json.loads(result.stdout)) == 2
     assert "warning: 1 problem(s)" in result.stderr
     assert "probe_blocks/broken.py:1: failed to import: ModuleNotFoundError" in result.stderr
+
+
+def test_skipped_test_files_are_named_on_stderr(tmp_path: Path) -> None:
+    """blocks lists the blocks on stdout and names the skipped test files on stderr (JSON stays clean)."""
+    root = write_dir(tmp_path / "with_tests", {"probe.py": block_source(), "tests/test_probe.py": ""})
+    result = invoke("blocks", "--json", "--dir", str(root))
+    assert result.exit_code == 0, result.output
+    assert [entry["id"] for entry in json.loads(result.stdout)] == ["devtools.probes/probe:1.0.0"]
+    assert "with_tests/tests/" in result.stderr

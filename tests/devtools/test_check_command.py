@@ -113,3 +113,24 @@ def test_missing_directory_and_no_blocks_are_problems(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "is not a readable directory" in result.stdout
     assert "no function blocks found in" in result.stdout
+
+
+def test_skipped_test_files_are_named_and_a_star_test_module_is_checked(tmp_path: Path) -> None:
+    """check names the test files it did not import; a block in connection_test.py is found and checked."""
+    root = write_dir(
+        tmp_path / "sdk_named",
+        {
+            "connection_test.py": block_source(name="connection"),
+            "test_probe.py": "raise RuntimeError('not imported')\n",
+            "testing/helpers.py": "raise RuntimeError('not imported')\n",
+        },
+    )
+    result = invoke("check", "--dir", str(root))
+    assert result.exit_code == 0, result.output
+    assert "Skipped 2 test file(s)" in result.stdout
+    assert "sdk_named/test_probe.py" in result.stdout
+    assert "sdk_named/testing/" in result.stdout
+    assert "OK: 1 function block(s) in 1 module(s)" in result.stdout
+    body = json.loads(invoke("check", "--json", "--dir", str(root)).stdout)
+    assert body["blocks"] == ["devtools.probes/connection:1.0.0"]
+    assert body["skipped"] == ["sdk_named/test_probe.py", "sdk_named/testing/"]

@@ -58,6 +58,22 @@ def test_finds_blocks_recursively_and_skips_tests_and_dot_dirs(tmp_path: Path) -
     assert leaf.line is not None
 
 
+
+def test_skips_what_the_vendor_sdk_skips_and_nothing_else(tmp_path: Path) -> None:
+    """test_*.py, conftest.py, test/, tests/, testing/ and dot-dirs are skipped and named; *_test.py is a module."""
+    root = tmp_path / "blocksdir_sdk_rules"
+    write_block(root / "connection_test.py", name="connection")
+    write_block(root / "node_modules" / "vendored.py", name="vendored")
+    for skipped in ("test_probe.py", "conftest.py", "test/a.py", "tests/b.py", "testing/c.py", ".venv/d.py"):
+        (root / skipped).parent.mkdir(parents=True, exist_ok=True)
+        (root / skipped).write_text("raise RuntimeError('must not be imported')\n")
+    report = discover([root])
+    assert report.problems == []
+    assert sorted(b.registration.name for b in report.blocks) == ["connection", "vendored"]
+    named = sorted(str(path.relative_to(root.resolve())) for path in report.skipped)
+    assert named == ["conftest.py", "test", "test_probe.py", "testing", "tests"]
+
+
 def test_same_named_subpackages_in_two_directories_do_not_collide(tmp_path: Path) -> None:
     """Two roots with the same subpackage and module names load as distinct modules."""
     write_block(tmp_path / "one" / "fbs" / "common" / "mod.py", name="first")
