@@ -126,3 +126,15 @@ def test_ctrl_c_drains_the_job_in_hand(engine: EngineUnderTest, reloading: Comma
     assert job(url, slow)["resultStatus"] == "success"
     assert reloading.count("Received SIGTERM. Shutting down...") == 1, reloading.log
     assert "again" not in reloading.log, reloading.log  # no second signal, nothing abandoned
+
+
+def test_the_worker_stops_with_its_supervisor(engine: EngineUnderTest, reloading: CommandProcess) -> None:
+    """A supervisor that is killed outright still gets its worker stopped (SIGTERM): it unregisters."""
+    reloading.process.kill()
+    reloading.wait()
+    wait_until(
+        lambda: any(r.path.endswith("/unregister") for r in engine.recorder.matching("POST", "/workers/")),
+        5,
+        "the orphaned worker's unregister",
+    )
+    assert [worker["state"] for worker in workers(engine.url)] == ["offline"]
