@@ -16,6 +16,11 @@ Errors raised by a function block are not part of this tree: they become a faile
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -82,3 +87,12 @@ class EngineUnavailable(EngineError):
 
 class EngineRejected(EngineError):
     """A permanent answer (a 4xx other than 408 and 429): retrying will not help."""
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """``field: problem`` for every error of a pydantic validation, the way an operator reads them."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "(root)"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

@@ -20,10 +20,9 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,11 +37,13 @@ from neops_worker.blocks.base import (
 from neops_worker.blocks.context import WorkflowContext
 from neops_worker.blocks.lenient import parse_leniently
 from neops_worker.discovery import DiscoveredBlock
-from neops_worker.wire import DbUpdates, JobDefinition, JobExecutionResult, JobResult
+from neops_worker.errors import describe_errors
+from neops_worker.outcome import JobOutcome, Outcome
+from neops_worker.scrub import add_job_secrets, job_secrets, scrub, secret_values
+from neops_worker.wire import JobDefinition, JobExecutionResult, JobResult, failed_result
 
 log = logging.getLogger("neops_worker.job")
 
-Outcome = Literal["success", "failed", "error", "timeout", "rejected"]
 JOB_TYPES = ("execute", "acquire", "rollback")
 
 
@@ -51,41 +52,67 @@ class JobInputError(Exception):
 
 
 class JobTimeoutError(Exception):
-    """The block ran longer than ``JOB_TIMEOUT``."""
+    """The block ran longer than ``JOB_TIMEOUT``; ``pending`` settles when its thread returns."""
+
+    def __init__(self, message: str, pending: asyncio.Future[Any] | None = None) -> None:
+        super().__init__(message)
+        self.pending = pending
 
 
-@dataclass(frozen=True)
-class JobOutcome:
-    """The result to push, with what the worker logs and counts about it."""
-
-    result: JobResult
-    outcome: Outcome
-    duration_s: float
-
-    @property
-    def db_updates(self) -> DbUpdates | None:
-        """The inventory changes carried by the result, if any."""
-        return self.result.result.db_updates
+class JobAborted(BaseException):
+    """The worker is stopping the job in hand (it was killed); it has no result of its own."""
 
 
 BlockLookup = Callable[[str], DiscoveredBlock | None]
+#: Runs one entry point of a block (``run``, ``acquire`` or ``rollback``) to its value.
+BlockCaller = Callable[[Callable[[], Any]], Awaitable[Any]]
 
 
-async def execute_job(job: JobDefinition, lookup: BlockLookup, *, job_timeout: float = 0) -> JobOutcome:
-    """Run ``job`` to a result. Never raises (but for cancellation of the caller)."""
+async def execute_job(
+    job: JobDefinition, lookup: BlockLookup, *, job_timeout: float = 0, inline: bool = False
+) -> JobOutcome:
+    """Run ``job`` to a result. Never raises (but for cancellation of the caller or ``JobAborted``).
+
+    ``inline`` runs the block on the calling thread (a job process has nothing else to do);
+    otherwise it runs on a job thread within ``job_timeout`` (0 = none).
+    """
     started = time.perf_counter()
-    try:
-        result, outcome = await _execute(job, lookup, job_timeout)
-    except JobInputError as exc:
+    call: BlockCaller = call_inline if inline else partial(run_block, timeout=job_timeout, job_id=job.job_id)
+    pending: asyncio.Future[Any] | None = None
+    with job_secrets(secret_values(job.parameters) | secret_values(job.context.model_dump())):
+        try:
+            result, outcome = await _execute(job, lookup, call)
+        except JobTimeoutError as exc:
+            log.error("Job %s timed out: %s", job.job_id, exc)
+            result, outcome, pending = failed_result(job.job_id, str(exc)), "timeout", exc.pending
+        except (JobAborted, asyncio.CancelledError):
+            raise
+        except BaseException as exc:  # nothing a block raises leaves here, SystemExit included
+            result, outcome = _failure(job, exc)
+        result = scrubbed(result)
+    return JobOutcome(result, outcome, time.perf_counter() - started, pending)
+
+
+def _failure(job: JobDefinition, exc: BaseException) -> tuple[JobResult, Outcome]:
+    """The failed result (and log line) of an exception that ended the job."""
+    if isinstance(exc, JobInputError):
         log.error("Job %s rejected: %s", job.job_id, exc)
-        result, outcome = failed_result(job.job_id, str(exc)), "rejected"
-    except JobTimeoutError as exc:
-        log.error("Job %s timed out: %s", job.job_id, exc)
-        result, outcome = failed_result(job.job_id, str(exc)), "timeout"
-    except Exception as exc:
-        log.error("Job %s raised %s: %s", job.job_id, type(exc).__name__, exc, exc_info=_from_the_block(exc))
-        result, outcome = failed_result(job.job_id, f"{type(exc).__name__}: {exc}"), "error"
-    return JobOutcome(result, outcome, time.perf_counter() - started)
+        return failed_result(job.job_id, str(exc)), "rejected"
+    if isinstance(exc, SystemExit):
+        code = "" if exc.code is None else repr(exc.code)
+        log.error("Job %s: the block called sys.exit(%s)", job.job_id, code, exc_info=_from_the_block(exc))
+        return failed_result(job.job_id, f"The function block called sys.exit({code})"), "exited"
+    log.error("Job %s raised %s: %s", job.job_id, type(exc).__name__, exc, exc_info=_from_the_block(exc))
+    return failed_result(job.job_id, f"{type(exc).__name__}: {exc}"), "error"
+
+
+def scrubbed(result: JobResult) -> JobResult:
+    """``result`` with the job's secrets taken out of its message."""
+    message = result.result.message
+    if not message or scrub(message) == message:
+        return result
+    inner = result.result.model_copy(update={"message": scrub(message)})
+    return result.model_copy(update={"result": inner})
 
 
 def _from_the_block(exc: BaseException) -> BaseException:
@@ -100,14 +127,7 @@ def _is_plumbing(filename: str) -> bool:
     return filename == __file__ or f"{os.sep}asyncio{os.sep}" in filename or filename.endswith("threading.py")
 
 
-def failed_result(job_id: str, message: str) -> JobResult:
-    """A ``failed`` result with ``message`` and nothing else."""
-    return JobResult(
-        job_execution_id=job_id, status="failed", result=JobExecutionResult(success=False, message=message)
-    )
-
-
-async def _execute(job: JobDefinition, lookup: BlockLookup, job_timeout: float) -> tuple[JobResult, Outcome]:
+async def _execute(job: JobDefinition, lookup: BlockLookup, call: BlockCaller) -> tuple[JobResult, Outcome]:
     block = lookup(job.function_block_id)
     if block is None:
         raise JobInputError(f"Function block {job.function_block_id} is not available on this worker")
@@ -116,27 +136,19 @@ async def _execute(job: JobDefinition, lookup: BlockLookup, job_timeout: float) 
     instance = block.cls()
     if job.type == "acquire":
         acquire_params = parse_params_leniently(block, job.parameters)
-        acquired = await run_block(lambda: instance.acquire_job(acquire_params), job_timeout, job.job_id)
+        acquired = await call(lambda: instance.acquire_job(acquire_params))
         return _acquire_result(job, acquired)
     params = parse_params(block, job.parameters)
+    add_job_secrets(secret_values(params))
     context = build_context(job)
     if job.type == "rollback":
-        rolled = await run_block(lambda: instance.rollback(params, context, None), job_timeout, job.job_id)
+        rolled = await call(lambda: instance.rollback(params, context, None))
         return _rollback_result(job, rolled)
-    ran = await run_block(lambda: instance.run(params, context), job_timeout, job.job_id)
+    ran = await call(lambda: instance.run(params, context))
     return _execute_result(job, block, ran, context)
 
 
 # --- inputs -------------------------------------------------------------------------------
-
-
-def describe_errors(exc: ValidationError) -> str:
-    """``field: problem`` for every error, the way an operator reads them."""
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "(root)"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
 
 
 def param_model(block: DiscoveredBlock) -> type[BaseModel]:
@@ -243,7 +255,8 @@ class _BlockThread:
             return await asyncio.wait_for(asyncio.shield(future), timeout or None)
         except TimeoutError:
             self.cancel()
-            raise JobTimeoutError(f"Job exceeded JOB_TIMEOUT of {timeout:g} s and was abandoned") from None
+            message = f"Job exceeded JOB_TIMEOUT of {timeout:g} s and was abandoned"
+            raise JobTimeoutError(message, future) from None
 
     def cancel(self) -> None:
         """Cancel an async block's task; a sync block cannot be stopped and is left to finish."""
@@ -290,6 +303,14 @@ def _deliver(
 async def run_block(call: Callable[[], Any], timeout: float, job_id: str) -> Any:
     """Run a block entry point (sync or async) off the event loop, within ``timeout`` (0 = none)."""
     return await _BlockThread(call, f"job-{job_id}").run(timeout)
+
+
+async def call_inline(call: Callable[[], Any]) -> Any:
+    """Run a block entry point on this thread; an async one on the running loop."""
+    value = call()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
 
 
 def run_coroutine(factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:

@@ -5,9 +5,12 @@ event loop: an answer from ``/livez`` proves the loop runs, which a server in a 
 could not. It is off unless ``HEALTH_PORT`` is set, binds to ``HEALTH_HOST`` (127.0.0.1 by default),
 and lives from before start-up until after the drain (an async context manager).
 
-- ``/livez``: 200 while the worker starts, or while the engine accepted a heartbeat within the limit
-  (three heartbeat intervals); else 503.
-- ``/readyz``: 200 once the worker and its blocks are registered, until the drain starts; else 503.
+- ``/livez``: the worker's own health, never the engine's: 200 unless the job runner is wedged (a
+  job process that survives SIGKILL, or none could be started for a minute). A job running long is
+  not wedged, and an engine outage must not get a worker restarted (it may hold a result for the
+  engine). A blocked event loop does not answer at all, which a probe counts as a failure too.
+- ``/readyz``: 200 once the worker and its blocks are registered and while the engine answers
+  (within three heartbeat intervals), until the drain starts; else 503 with the reason.
 - ``/metrics``: the Prometheus text format (see ``neops_worker.metrics``).
 
 The probe exits 0 or 1 only (Docker reserves 2 for HEALTHCHECK commands), with a one-line reason.
@@ -39,8 +42,8 @@ log = logging.getLogger("neops_worker.health")
 #: How long a client may take to send its request line and headers.
 READ_TIMEOUT_S = 5.0
 MAX_HEADER_LINES = 100
-#: ``/livez`` fails once this many heartbeat intervals passed without an accepted heartbeat.
-LIVENESS_INTERVALS = 3
+#: ``/readyz`` fails once the engine has not answered for this many heartbeat intervals.
+ENGINE_SILENCE_INTERVALS = 3
 PROBE_TIMEOUT_S = 3.0
 REGISTERED_STATES = frozenset({WorkerState.REGISTERED, WorkerState.IDLE, WorkerState.BUSY})
 TEXT = "text/plain; charset=utf-8"
@@ -60,25 +63,31 @@ class Answer:
         return cls(200 if ok else 503, (reason + "\n").encode())
 
 
-def liveness(worker: Worker, metrics: WorkerMetrics, limit_s: float) -> tuple[bool, str]:
-    """Live while starting, or while the last accepted heartbeat is at most ``limit_s`` old."""
-    if worker.state is WorkerState.STARTING:
-        return True, "ok: starting"
-    age = metrics.seconds_since_heartbeat()
-    if age <= limit_s:
-        return True, f"ok: {worker.state.value}, last heartbeat accepted {age:.1f} s ago"
-    return False, f"no heartbeat accepted for {age:.0f} s (limit {limit_s:g} s)"
+def liveness(worker: Worker, metrics: WorkerMetrics) -> tuple[bool, str]:
+    """Live unless the job runner is wedged; the engine's absence does not count."""
+    wedged = worker.runner.wedged()
+    if wedged:
+        return False, f"wedged: {wedged}"
+    if metrics.last_heartbeat_ok is None:
+        return True, f"ok: {worker.state.value}"
+    return (
+        True,
+        f"ok: {worker.state.value}, last heartbeat accepted {metrics.seconds_since_heartbeat():.1f} s ago",
+    )
 
 
-def readiness(worker: Worker) -> tuple[bool, str]:
-    """Ready once registered (with an id) and until the drain starts."""
+def readiness(worker: Worker, metrics: WorkerMetrics, limit_s: float) -> tuple[bool, str]:
+    """Ready once registered (with an id), while the engine answers, until the drain starts."""
     if worker.stopping:
         return False, f"{worker.state.value}: shutting down"
-    if worker.state in REGISTERED_STATES and worker.worker_id is not None:
-        return True, f"ok: {worker.state.value} as {worker.worker_id}"
-    if worker.state in REGISTERED_STATES:
+    if worker.state not in REGISTERED_STATES:
+        return False, f"not registered yet ({worker.state.value})"
+    if worker.worker_id is None:
         return False, "registration lost: registering again"
-    return False, f"not registered yet ({worker.state.value})"
+    silence = metrics.seconds_since_engine_answer()
+    if silence > limit_s:
+        return False, f"the engine has not answered for {silence:.0f} s (limit {limit_s:g} s)"
+    return True, f"ok: {worker.state.value} as {worker.worker_id}"
 
 
 class HealthServer:
@@ -113,9 +122,9 @@ class HealthServer:
     def answer(self, path: str) -> Answer:
         """The response for ``path``."""
         if path == "/livez":
-            return Answer.check(*liveness(self.worker, self.metrics, self.limit_s))
+            return Answer.check(*liveness(self.worker, self.metrics))
         if path == "/readyz":
-            return Answer.check(*readiness(self.worker))
+            return Answer.check(*readiness(self.worker, self.metrics, self.limit_s))
         if path == "/metrics":
             body, content_type = self.metrics.render()
             return Answer(200, body, content_type)

@@ -3,7 +3,8 @@
 The only home of ``prometheus_client``. Each :class:`WorkerMetrics` owns a private
 ``CollectorRegistry`` (not the process-wide default), so several workers, as in tests, never share
 or clash on a metric. The observer also remembers when the last heartbeat succeeded, which the
-health listener's ``/livez`` uses.
+health listener's ``/readyz`` uses (an engine that does not answer makes a worker unready, never
+dead: ``/livez`` is about the worker's own loop and job process).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class WorkerMetrics(WorkerObserver):
         self.registry = CollectorRegistry(auto_describe=True)
         self.created_at = clock()
         self.last_heartbeat_ok: float | None = None
+        #: When the engine last answered anything, and whether its last answer was a success.
+        self.last_engine_answer: float | None = None
+        self.engine_answering = False
         self._declare()
 
     def _declare(self) -> None:
@@ -68,6 +72,14 @@ class WorkerMetrics(WorkerObserver):
             registry=reg,
         )
         since.set_function(self.seconds_since_heartbeat)
+        self.job_process_restarts = Counter(
+            "neops_worker_job_process_restarts",
+            "Job processes replaced, by reason (crash, timeout, abandoned, max_jobs, memory, ...).",
+            ("reason",),
+            registry=reg,
+        )
+        up = Gauge("neops_worker_engine_up", "1 while the engine answers the worker, else 0.", registry=reg)
+        up.set_function(lambda: 1.0 if self.engine_answering else 0.0)
 
     def seconds_since_heartbeat(self) -> float:
         """Seconds since the engine last accepted a ping, or since start-up if it never did."""
@@ -87,6 +99,20 @@ class WorkerMetrics(WorkerObserver):
     def poll_failed(self) -> None:
         """Count it."""
         self.poll_failures.inc()
+
+    def engine_reachable(self, ok: bool) -> None:
+        """Remember whether the engine answered."""
+        self.engine_answering = ok
+        if ok:
+            self.last_engine_answer = self.clock()
+
+    def seconds_since_engine_answer(self) -> float:
+        """Seconds since the engine last answered, or since start-up if it never did."""
+        return self.clock() - (self.last_engine_answer or self.created_at)
+
+    def job_process_restarted(self, reason: str) -> None:
+        """Count it."""
+        self.job_process_restarts.labels(reason).inc()
 
     def job_started(self, job_id: str, function_block: str, job_type: str) -> None:
         """A job runs now."""

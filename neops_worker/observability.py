@@ -17,7 +17,6 @@ import contextlib
 import contextvars
 import json
 import logging
-import re
 import sys
 import types
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
+
+from neops_worker.scrub import REDACTED, SECRET_NAME, current_secrets, scrub
 
 #: Fields of a log line that identify the worker (process-wide) and the job in hand (per task).
 _NO_FIELDS: Mapping[str, str] = types.MappingProxyType({})
@@ -35,8 +36,6 @@ _job_fields: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "neops_job", default=_NO_FIELDS
 )
 
-SECRET_NAME = re.compile(r"(password|passwd|secret|token|credential|api_?key)", re.IGNORECASE)
-REDACTED = "**********"
 
 #: Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -75,7 +74,7 @@ def redact(value: Any, key: str = "") -> Any:
 
 
 class _ContextFilter(logging.Filter):
-    """Adds the worker and job fields to every record, and redacts secrets in ``extra`` fields."""
+    """Adds the worker and job fields to every record; redacts secrets in ``extra`` fields and text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         for name, value in {**_worker_fields, **_job_fields.get()}.items():
@@ -84,7 +83,26 @@ class _ContextFilter(logging.Filter):
         for name in list(record.__dict__):
             if name not in _RECORD_ATTRS:
                 setattr(record, name, redact(record.__dict__[name], name))
+        if current_secrets():
+            scrub_record(record)
         return True
+
+
+def scrub_record(record: logging.LogRecord) -> None:
+    """Replace the job's secret values in the message and traceback of ``record``."""
+    record.msg, record.args = scrub(record.getMessage()), None
+    if record.exc_info:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.exc_info = None
+    if record.exc_text:
+        record.exc_text = scrub(record.exc_text)
+
+
+def exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    """The record's traceback, from its ``exc_info`` or its already rendered ``exc_text``."""
+    if record.exc_info:
+        return formatter.formatException(record.exc_info)
+    return record.exc_text or ""
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -104,8 +122,8 @@ class JsonFormatter(logging.Formatter):
         }
         line.update(dict.fromkeys(IDENTITY_FIELDS))
         line.update(_extras(record))
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            line["exception"] = exception_text(self, record)
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
@@ -123,8 +141,8 @@ class ConsoleFormatter(logging.Formatter):
         if self.with_time:
             stamp = datetime.fromtimestamp(record.created).isoformat(sep=" ", timespec="milliseconds")
             head = f"{stamp} {record.levelname:<8} {record.name}: {head}"
-        if record.exc_info:
-            head += "\n" + self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            head += "\n" + exception_text(self, record)
         return head
 
 

@@ -1,7 +1,8 @@
-"""The composition root: settings -> logging -> discovery -> client -> Worker; signals; exit codes.
+"""The composition root: settings -> logging -> job runner -> client -> Worker; signals; exit codes.
 
-Only this module touches the process: it installs signal handlers (restoring them afterwards),
-starts the event loop and maps errors to exit codes.
+Only this module touches the process: it installs signal handlers for the event loop's life (the
+loop's own handlers, removed when the worker stops), starts the event loop and maps errors to exit
+codes. Discovery happens in the runner: in the template process (``JOB_ISOLATION=process``) or here.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import signal
 from collections.abc import AsyncIterator, Callable
 
 from neops_worker import __version__
-from neops_worker.discovery import discover
 from neops_worker.engine.client import EngineClient, tls_verify
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, NeopsWorkerError
 from neops_worker.observability import setup_logging
-from neops_worker.registry import Registry
+from neops_worker.scrub import set_static_secrets
 from neops_worker.settings import Settings
 from neops_worker.worker.events import Observers, WorkerObserver
 from neops_worker.worker.lifecycle import Worker
+from neops_worker.worker.runner import JobRunner
 
 log = logging.getLogger("neops_worker")
 
@@ -31,24 +32,24 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 def run_worker(settings: Settings) -> int:
     """Run the worker daemon until it is stopped; returns the process exit code."""
     setup_logging(settings.log_level, settings.log_format, settings.worker_name)
+    set_static_secrets([settings.blackboard_token.get_secret_value() if settings.blackboard_token else None])
     log.debug("Effective configuration: %s", settings.public_view())
     try:
-        registry = load_registry(settings)
-        return asyncio.run(_serve(settings, registry))
+        return asyncio.run(_serve(settings))
     except NeopsWorkerError as exc:
         log.error("%s", exc)
         return exc.exit_code
 
 
-def load_registry(settings: Settings) -> Registry:
-    """Discover the blocks of ``DIR_FUNCTION_BLOCKS``; broken modules are fatal unless skipped."""
-    report = discover(settings.dir_function_blocks)
-    for problem in report.problems:
-        level = logging.WARNING if settings.skip_broken_modules else logging.ERROR
-        log.log(level, "Function block module problem: %s", problem)
-        if problem.detail:
-            log.debug("%s", problem.detail)
-    return Registry.from_report(report, skip_broken=settings.skip_broken_modules)
+def make_runner(settings: Settings, observer: WorkerObserver) -> JobRunner:
+    """Job processes, or job threads in this process (``JOB_ISOLATION``)."""
+    if settings.job_isolation == "thread":
+        from neops_worker.worker.threads import ThreadRunner
+
+        return ThreadRunner(settings)
+    from neops_worker.jobprocess.supervisor import ProcessRunner
+
+    return ProcessRunner(settings, observer)
 
 
 def make_client(settings: Settings) -> EngineClient:
@@ -63,13 +64,16 @@ def make_client(settings: Settings) -> EngineClient:
     )
 
 
-async def _serve(settings: Settings, registry: Registry) -> int:
+async def _serve(settings: Settings) -> int:
     client = make_client(settings)
     observers = Observers(extra_observers(settings))
-    worker = Worker(settings, client, registry, version=__version__, observers=observers)
+    runner = make_runner(settings, observers)
+    worker = Worker(settings, client, runner, version=__version__, observers=observers)
     try:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(_signals(worker.request_stop))
+            # Entered after the signal handlers, left before them: no job process outlives the worker.
+            await stack.enter_async_context(runner)
             for extension in extensions(settings, worker):
                 await stack.enter_async_context(extension)
             await worker.serve()
@@ -101,17 +105,17 @@ def extensions(settings: Settings, worker: Worker) -> list[contextlib.AbstractAs
     """Companion services that live as long as the worker (the health listener)."""
     if settings.health_port is None:
         return []
-    from neops_worker.health import LIVENESS_INTERVALS, HealthServer
+    from neops_worker.health import ENGINE_SILENCE_INTERVALS, HealthServer
     from neops_worker.metrics import WorkerMetrics
 
     metrics = next(o for o in worker.observers.observers if isinstance(o, WorkerMetrics))
-    limit_s = LIVENESS_INTERVALS * settings.heartbeat_interval
+    limit_s = ENGINE_SILENCE_INTERVALS * settings.heartbeat_interval
     return [HealthServer(worker, metrics, settings.health_host, settings.health_port, limit_s)]
 
 
 @contextlib.asynccontextmanager
 async def _signals(on_signal: Callable[[str], None]) -> AsyncIterator[None]:
-    """SIGTERM/SIGINT only set flags (through ``on_signal``); the previous handlers come back after."""
+    """SIGTERM/SIGINT only set flags (through ``on_signal``) while the loop runs; removed after."""
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, on_signal, sig.name)

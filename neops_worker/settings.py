@@ -16,6 +16,7 @@ from neops_worker.errors import ConfigurationError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["console", "json"]
+JobIsolation = Literal["process", "thread"]
 
 
 class Settings(BaseSettings):
@@ -55,7 +56,22 @@ class Settings(BaseSettings):
     startup_retry_timeout: float = Field(
         default=120, gt=0, description="How long to keep retrying registration at start (seconds)."
     )
-    job_timeout: float = Field(default=0, ge=0, description="Longest a job may run (seconds; 0 = no limit).")
+    job_timeout: float = Field(
+        default=0, ge=0, description="Longest a job may run (seconds; 0 = no limit); the job is killed then."
+    )
+    job_isolation: JobIsolation = Field(
+        default="process",
+        description="'process': each job runs in a job process of its own (hard timeouts, crashes "
+        "contained); 'thread': in the worker's own process (smallest memory, no hard timeout).",
+    )
+    max_jobs_per_process: int = Field(
+        default=0, ge=0, description="Replace the job process after this many jobs (0 = no limit)."
+    )
+    max_memory_per_process: float = Field(
+        default=0,
+        ge=0,
+        description="Replace the job process when its RSS after a job exceeds this many MiB (0 = no limit).",
+    )
     registration_concurrency: int = Field(
         default=16, ge=1, le=256, description="Function blocks registered at the same time."
     )
@@ -102,7 +118,7 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "job_isolation", mode="before")
     @classmethod
     def _lower_format(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value

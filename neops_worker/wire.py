@@ -301,6 +301,13 @@ class JobResult(WireModel):
         return body
 
 
+def failed_result(job_id: str, message: str) -> JobResult:
+    """A ``failed`` result with ``message`` and nothing else."""
+    return JobResult(
+        job_execution_id=job_id, status="failed", result=JobExecutionResult(success=False, message=message)
+    )
+
+
 class JobLog(WireModel):
     """``POST /blackboard/job/log`` request (``JobLogDto``)."""
 

@@ -38,6 +38,9 @@ class WorkerObserver:
     def poll_failed(self) -> None:
         """A poll did not reach the engine or was refused."""
 
+    def engine_reachable(self, ok: bool) -> None:
+        """A call reached the engine and it answered (``ok``), or it did not answer at all."""
+
     def job_started(self, job_id: str, function_block: str, job_type: str) -> None:
         """A claimed job starts running."""
 
@@ -48,6 +51,9 @@ class WorkerObserver:
 
     def result_push_failed(self, job_id: str) -> None:
         """A result could not be delivered to the engine in the end."""
+
+    def job_process_restarted(self, reason: str) -> None:
+        """A job process was replaced: crash, timeout, abandoned, max_jobs, memory, sys_exit, template."""
 
 
 class Observers(WorkerObserver):
@@ -79,6 +85,10 @@ class Observers(WorkerObserver):
         """Fan out."""
         self._each("poll_failed")
 
+    def engine_reachable(self, ok: bool) -> None:
+        """Fan out."""
+        self._each("engine_reachable", ok)
+
     def job_started(self, job_id: str, function_block: str, job_type: str) -> None:
         """Fan out."""
         self._each("job_started", job_id, function_block, job_type)
@@ -92,3 +102,7 @@ class Observers(WorkerObserver):
     def result_push_failed(self, job_id: str) -> None:
         """Fan out."""
         self._each("result_push_failed", job_id)
+
+    def job_process_restarted(self, reason: str) -> None:
+        """Fan out."""
+        self._each("job_process_restarted", reason)

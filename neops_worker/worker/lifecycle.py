@@ -26,13 +26,20 @@ from neops_worker.errors import (
     EngineRejected,
     IncompatibleEngineError,
     ShutdownTimeoutError,
+    describe_errors,
 )
-from neops_worker.execution import describe_errors, execute_job, failed_result
 from neops_worker.observability import job_log_context, set_worker_identity
-from neops_worker.registry import Registry
 from neops_worker.settings import Settings
-from neops_worker.wire import JobDefinition, JobPoll, JobResult, RegisterFunctionBlock, RegisterWorker
+from neops_worker.wire import (
+    JobDefinition,
+    JobPoll,
+    JobResult,
+    RegisterFunctionBlock,
+    RegisterWorker,
+    failed_result,
+)
 from neops_worker.worker.events import Observers, WorkerState
+from neops_worker.worker.runner import Catalog, JobRunner
 
 log = logging.getLogger("neops_worker.worker")
 
@@ -44,14 +51,15 @@ class Worker:
         self,
         settings: Settings,
         client: EngineClient,
-        registry: Registry,
+        runner: JobRunner,
         *,
         version: str,
         observers: Observers | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
-        self.registry = registry
+        self.runner = runner
+        self.catalog = Catalog([])
         self.version = version
         self.observers = observers or Observers()
         self.state = WorkerState.STARTING
@@ -104,7 +112,10 @@ class Worker:
     async def startup(self) -> None:
         """Version check, worker registration, heartbeat, block registration: ready to poll."""
         log.info("NEOPS Worker starting...")
-        log.info("Found %d function block(s)", len(self.registry))
+        self.catalog = await self.runner.catalog()
+        log.info(
+            "Found %d function block(s); jobs run in %s mode", len(self.catalog), self.settings.job_isolation
+        )
         await self._check_engine()
         await self._register_worker()
         self._heartbeat_task = asyncio.ensure_future(self._heartbeat_loop())
@@ -118,7 +129,7 @@ class Worker:
         """Poll, run, push, repeat, until a stop is requested."""
         backoff = self.settings.poll_min_interval
         while not self._stop.is_set():
-            if not await self._wait_registered():
+            if not await self._wait_registered() or not await self._runner_ready():
                 break
             jobs = await self._poll()
             if jobs:
@@ -174,14 +185,14 @@ class Worker:
         self.worker_id = answer.uuid
         # One job at a time: claim exactly as many jobs as there are free slots (one).
         self._poll_request = JobPoll(
-            function_block_ids=self.registry.identities(), limit=1, worker_id=answer.uuid
+            function_block_ids=self.catalog.identities(), limit=1, worker_id=answer.uuid
         )
         set_worker_identity(answer.uuid, self.settings.worker_name)
         log.info("Worker registered with id %s", answer.uuid)
 
     async def _register_blocks(self) -> None:
         assert self.worker_id is not None
-        bodies = self.registry.registration_bodies(self.worker_id, self.settings.register_reversible)
+        bodies = self.catalog.registration_bodies(self.worker_id, self.settings.register_reversible)
         policy = startup_policy(self.settings.startup_retry_timeout)
         limit = asyncio.Semaphore(self.settings.registration_concurrency)
 
@@ -221,6 +232,7 @@ class Worker:
             await self.client.ping(worker_id)
         except EngineRejected as exc:
             self.observers.heartbeat(False)
+            self.observers.engine_reachable(True)
             if exc.status == 404:
                 await self._on_expired()
             else:
@@ -229,9 +241,11 @@ class Worker:
                 )
         except EngineError as exc:
             self.observers.heartbeat(False)
+            self.observers.engine_reachable(False)
             log.warning("Heartbeat failed (%s); pinging again in %gs", exc, self.settings.heartbeat_interval)
         else:
             self.observers.heartbeat(True)
+            self.observers.engine_reachable(True)
 
     async def _on_expired(self) -> None:
         log.error("Worker expired! Backend rejected ping with 404.")
@@ -272,14 +286,26 @@ class Worker:
             await self._first_of(asyncio.ensure_future(self._registered.wait()), self._stop.wait())
         return self._registered.is_set() and not self._stop.is_set()
 
+    async def _runner_ready(self) -> bool:
+        """No claim before the runner can take the job (a job process replaced, no block still running)."""
+        ready = asyncio.ensure_future(self.runner.ready())
+        if not await self._first_of(ready, self._stop.wait()):
+            await self._cancel(ready)
+            return False
+        ready.result()
+        return not self._stop.is_set()
+
     async def _poll(self) -> list[Any]:
         assert self._poll_request is not None
         try:
-            return await self.client.poll(self._poll_request)
+            jobs = await self.client.poll(self._poll_request)
         except EngineError as exc:
             self.observers.poll_failed()
+            self.observers.engine_reachable(isinstance(exc, EngineRejected))
             log.warning("Poll failed (%s); polling again after a pause", exc)
             return []
+        self.observers.engine_reachable(True)
+        return jobs
 
     async def _run_batch(self, jobs: list[Any]) -> None:
         log.info("Processing %d job(s)", len(jobs))
@@ -309,7 +335,7 @@ class Worker:
             self._set_state(WorkerState.BUSY, f"running job {job.job_id} ({job.function_block_id})")
             self.observers.job_started(job.job_id, job.function_block_id, job.type)
             log.info("Job %s started: %s %s", job.job_id, job.type, job.function_block_id)
-            outcome = await execute_job(job, self.registry.get, job_timeout=self.settings.job_timeout)
+            outcome = await self.runner.run(job)
             self.observers.job_finished(
                 job.job_id, job.function_block_id, job.type, outcome.outcome, outcome.duration_s
             )

@@ -13,7 +13,7 @@ from typing import Any
 from neops_worker.engine.client import EngineClient
 from neops_worker.health import HealthServer
 from neops_worker.metrics import WorkerMetrics
-from neops_worker.runtime import extensions, extra_observers, load_registry
+from neops_worker.runtime import extensions, extra_observers, make_runner
 from neops_worker.settings import Settings
 from neops_worker.worker.events import Observers
 from neops_worker.worker.lifecycle import Worker
@@ -74,9 +74,11 @@ async def running_worker(settings: Settings, engine: FakeEngine) -> AsyncIterato
     """Compose a worker like ``runtime._serve`` (observers, extensions) and stop it at the end."""
     client = EngineClient(settings.base_url, transport=engine.transport())
     observers = Observers(extra_observers(settings))
-    worker = Worker(settings, client, load_registry(settings), version="1.0.0", observers=observers)
+    runner = make_runner(settings, observers)
+    worker = Worker(settings, client, runner, version="1.0.0", observers=observers)
     try:
         async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(runner)
             entered = [await stack.enter_async_context(e) for e in extensions(settings, worker)]
             task = asyncio.ensure_future(worker.serve())
             try:

@@ -10,13 +10,16 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from neops_worker.errors import ConfigurationError
-from neops_worker.health import HealthServer, listener_url, probe
+from neops_worker.health import HealthServer, listener_url, liveness, probe
 from neops_worker.metrics import WorkerMetrics
 from neops_worker.runtime import extensions, extra_observers
+from neops_worker.worker.events import WorkerState
 from neops_worker.worker.lifecycle import Worker
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import ECHO, FAIL, SLEEP, RunningWorker, fast_settings, running_worker, wait_until
@@ -96,20 +99,39 @@ async def test_readiness_and_liveness_follow_the_lifecycle() -> None:
         await wait_until(lambda: job_id in engine.results, what="the drained job's result")
 
 
-async def test_liveness_fails_when_heartbeats_stop_being_accepted() -> None:
-    """Once no heartbeat was accepted for three intervals, /livez answers 503 with the age."""
+async def test_an_engine_outage_makes_the_worker_unready_never_dead() -> None:
+    """Without engine answers /livez stays 200 (a restart would lose a held result); /readyz says so."""
     engine = FakeEngine()
     async with running_worker(fast_settings(health_port=0), engine) as run:
         await wait_until(lambda: run.worker.state.value == "idle", what="idle")
-        engine.ping_status = 503
-        await wait_until(lambda: run.metrics.seconds_since_heartbeat() > 0.35, what="stale heartbeat")
-        ok, reason = await get(run.base_url + "/livez")
-        assert not ok
-        assert reason.startswith("no heartbeat accepted for")
-        assert reason.endswith("(limit 0.3 s)")
-        engine.ping_status = 200
-        await wait_until(lambda: run.metrics.seconds_since_heartbeat() < 0.2, what="fresh heartbeat")
+        engine.ping_status = engine.poll_status = 503
+        await wait_until(lambda: run.metrics.seconds_since_engine_answer() > 0.35, what="engine silence")
         assert (await get(run.base_url + "/livez"))[0]
+        ok, reason = await get(run.base_url + "/readyz")
+        assert not ok
+        assert reason.startswith("the engine has not answered for")
+        assert reason.endswith("(limit 0.3 s)")
+        assert sample(run.metrics.render()[0].decode(), "neops_worker_engine_up") == 0
+        engine.ping_status = engine.poll_status = 200
+        await wait_until(lambda: run.metrics.seconds_since_engine_answer() < 0.2, what="engine answers")
+        assert (await get(run.base_url + "/readyz"))[0]
+        assert sample(run.metrics.render()[0].decode(), "neops_worker_engine_up") == 1
+
+
+class _Wedged:
+    """A runner that says it is wedged."""
+
+    def wedged(self) -> str:
+        return "job process 42 does not go away after SIGKILL"
+
+
+def test_livez_fails_only_when_the_runner_is_wedged() -> None:
+    """A wedged job runner is the one reason (with the loop itself) for /livez to fail."""
+    metrics = WorkerMetrics()
+    worker: Any = SimpleNamespace(runner=_Wedged(), state=WorkerState.BUSY)
+    assert liveness(worker, metrics) == (False, "wedged: job process 42 does not go away after SIGKILL")
+    worker.runner = SimpleNamespace(wedged=lambda: None)
+    assert liveness(worker, metrics) == (True, "ok: busy")
 
 
 async def test_metrics_after_real_jobs() -> None:

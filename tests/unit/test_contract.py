@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from neops_worker.discovery import discover
-from neops_worker.execution import execute_job, failed_result
+from neops_worker.execution import execute_job
 from neops_worker.registry import Registry
 from neops_worker.wire import (
     DbUpdates,
@@ -23,6 +23,7 @@ from neops_worker.wire import (
     JobResult,
     RegisterWorker,
     VersionCompatibilityRequest,
+    failed_result,
 )
 from tests.contract import assert_sent_body, assert_valid
 
