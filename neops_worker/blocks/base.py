@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from neops_worker.blocks.context import WorkflowContext
 from neops_worker.wire import Acquire
@@ -66,13 +66,8 @@ class FunctionBlockAcquireResult(BaseModel):
 
     success: bool = True
     message: str = ""
-    acquires: list[Acquire] = Field(default_factory=list)
-
-    @field_validator("acquires", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        """``acquires=None`` (as the vendor SDK allows) means no acquires."""
-        return [] if value is None else value
+    #: ``None`` (as the vendor SDK allows) means no acquires, as an empty list does.
+    acquires: list[Acquire] | None = Field(default_factory=list)
 
 
 class FunctionBlockRollbackResult(BaseModel):

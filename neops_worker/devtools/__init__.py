@@ -1,8 +1,9 @@
-"""Developer commands for function blocks, none of which needs an engine: blocks, check, schema, exec.
+"""Developer commands for function blocks, none of which needs an engine: blocks, check, schema, exec, port.
 
 ``neops_worker blocks`` lists the blocks of some directories, ``check`` validates them all (for a
 block repository's CI), ``schema`` prints a block's JSON Schemas as sent at registration, and
-``exec`` runs one job of a block locally, through the same ``execute_job`` the worker uses.
+``exec`` runs one job of a block locally, through the same ``execute_job`` the worker uses, and
+``port`` rewrites a vendor-SDK block repository's imports to ours (``_port_command``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from neops_worker.devtools._blocks import (
     load_blocks,
     skipped_entry,
 )
+from neops_worker.devtools._port_command import register as register_port
 from neops_worker.devtools._render import (
     blocks_table,
     print_check,
@@ -70,6 +72,7 @@ def register(app: typer.Typer) -> None:
     app.command("check")(check_command)
     app.command("schema")(schema_command)
     app.command("exec")(exec_command)
+    register_port(app)
 
 
 # --- blocks ---------------------------------------------------------------------------------
