@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +134,15 @@ def worker_on_ported_repo(
     worker.stop()
 
 
+def pushed(url: str, job_id: str) -> bool:
+    """Whether the job's result has reached the engine."""
+    return bool(job(url, job_id)["status"] == "pushed")
+
+
 def results(url: str, job_ids: dict[str, str], worker: WorkerProcess) -> dict[str, dict[str, Any]]:
     """The stored result body of each job, once every one has been pushed."""
     for job_id in job_ids.values():
-        wait_until(lambda job_id=job_id: job(url, job_id)["status"] == "pushed", 30, f"job {job_id}", worker)
+        wait_until(partial(pushed, url, job_id), 30, f"the result of job {job_id}", worker)
     return {name: job(url, job_id)["result"] for name, job_id in job_ids.items()}
 
 
@@ -243,7 +249,7 @@ def test_the_daemon_runs_creation_wrappers_and_rollback(
     """lab_site creates a device and a group with their options, patches its group, and rolls back."""
     url, _ = recorded_engine
     group = {"deviceGroups": [{"id": 5, "name": "zrh", "description": "Zurich"}]}
-    target = {"context": group, "run_on": "group", "entity_id": 5}
+    target: dict[str, Any] = {"context": group, "run_on": "group", "entity_id": 5}
     params = {"hostname": "lab-rtr-01", "ip": "192.0.2.1", "previous_description": "Zurich"}
     found = results(
         url,

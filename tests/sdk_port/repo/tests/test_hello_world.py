@@ -38,6 +38,7 @@ async def test_registered_without_schema_defaults():
     assert registration.identifier == HELLO
     assert registration.param_cls is HelloWorldParams
     assert dto.name == "hello_world"
-    assert '"default"' not in json.dumps(dto.parameter_json_schema)
-    assert dto.parameter_json_schema["properties"]["greeting"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
-    assert dto.parameter_json_schema["required"] == ["name"]
+    schema = dto.parameter_json_schema
+    assert '"default"' not in json.dumps(schema)
+    assert schema["properties"]["greeting"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert schema["required"] == ["name"]
