@@ -1,7 +1,8 @@
 """Run every worker benchmark and the load and soak runs, and write the figures to ``bench/RESULTS.md``.
 
-    uv run python bench/run_all.py            # everything, about 8 minutes
-    uv run python bench/run_all.py --quick    # fewer samples, smaller load: a smoke run (~2 minutes)
+    uv run python bench/run_all.py               # everything, about 10 minutes
+    uv run python bench/run_all.py --quick       # fewer samples, smaller load: a smoke run (~3 minutes)
+    uv run python bench/run_all.py --only modes  # only these sections, replaced in the existing report
 
 Figures only, no pass/fail: the machine is shared, so the load average is written beside each section.
 """
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bench import bench_modes as modes
 from bench import bench_worker as worker
 from bench import load
+from bench import profile_worker as profiler
 from bench.common import BENCH_BLOCKS, ROOT, machine, temporary_dir
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -37,6 +40,9 @@ class Sizes:
     fleet_jobs: int = 20000
     soak_jobs: int = 50000
     soak_warmup: int = 5000
+    mode_starts: int = 3
+    crashes: int = 2
+    profile_jobs: int = 3000
 
 
 QUICK = Sizes(
@@ -48,6 +54,9 @@ QUICK = Sizes(
     fleet_jobs=2000,
     soak_jobs=3000,
     soak_warmup=500,
+    mode_starts=1,
+    crashes=1,
+    profile_jobs=500,
 )
 
 
@@ -88,6 +97,14 @@ class Report:
         for title, _, lines in self.sections:
             body += ["", f"## {title}", "", *lines]
         return "\n".join(body) + "\n"
+
+    def spliced(self, existing: str) -> str:
+        """``existing`` with this report's sections in place of those of the same title (new ones last)."""
+        head, *chunks = existing.rstrip("\n").split("\n\n## ")
+        old = {chunk.split("\n", 1)[0]: chunk for chunk in chunks}
+        new = {title: "\n".join([title, "", *lines]) for title, _, lines in self.sections}
+        kept = [new.pop(title, chunk) for title, chunk in old.items()]
+        return "\n\n## ".join([head, *kept, *new.values()]) + "\n"
 
 
 def throughput(sizes: Sizes) -> list[str]:
@@ -207,43 +224,142 @@ def soaking(sizes: Sizes) -> list[str]:
     ]
 
 
+def _mode_sizes(sizes: Sizes) -> modes.Sizes:
+    return modes.Sizes(sizes.drain_jobs, sizes.blocks, sizes.mode_starts, sizes.crashes)
+
+
+def _machine_line() -> str:
+    about = machine()
+    return f"Machine: {about['cores']} cores, Python {about['python']}, {about['platform']}."
+
+
+def modes_drain(sizes: Sizes) -> list[str]:
+    """Drain rate and CPU per job in both isolation modes, on both engines, beside the bare client."""
+    return [
+        _machine_line(),
+        "",
+        *modes.drain_lines(_mode_sizes(sizes)),
+        "",
+        f"{sizes.drain_jobs} queued no-op jobs per row, each row against a fresh engine: the local engine",
+        "(`python -m neops_worker.local_engine`, SQLite) or the stand-in (`bench/standin.py`, a stdlib",
+        "`ThreadingHTTPServer` answering the contract, in a process of its own). The bare client is",
+        "`bench/bare_client.py`: synchronous httpx, poll(limit 1) + result push, nothing else. jobs/s runs",
+        "from the first claim to the last result (the engine's clock, or the stand-in's request times).",
+        "CPU is user + system time of the whole process tree (the daemon, any job process, and children",
+        "that ended), read from `/proc/<pid>/stat` every 10 ms and interpolated at the first claim and the",
+        "last result, so start-up is left out. `processes`: the most processes seen in the tree.",
+        "The worker runs with LOG_LEVEL=WARNING (no per-job log lines).",
+    ]
+
+
+def modes_startup(sizes: Sizes) -> list[str]:
+    """Start-up with many blocks and idle PSS in both modes, beside the thread mode and the SDK."""
+    return [
+        *modes.startup_lines(_mode_sizes(sizes)),
+        "",
+        f"{sizes.blocks} generated blocks, each start against a fresh stand-in, which records when each",
+        "request arrives; medians of "
+        f"{sizes.mode_starts} starts per mode, interleaved, after one cold start that compiles the .pyc",
+        "files. The SDK's figures (0.87 s to the first request, 1.83 s to the last block) are the vendor",
+        "worker SDK's, measured once on this machine with the same 200 blocks, cold. Idle PSS: the sum of",
+        "`Pss` in `/proc/<pid>/smaps_rollup` over the worker and all its descendants (found through",
+        "`/proc/<pid>/task/*/children`), 2 s after the last block registered; budget: 50 MiB in thread",
+        "mode, 80 MiB in process mode.",
+    ]
+
+
+def modes_crash(sizes: Sizes) -> list[str]:
+    """A block that exits its process, queued before a no-op job: does the worker carry on, how fast."""
+    return [
+        *modes.crash_lines(_mode_sizes(sizes)),
+        "",
+        "The crashing block calls `os._exit(1)` at once, so the job's process dies right after its claim;",
+        "the next claim is the no-op job queued behind it (times from the stand-in's records). In thread",
+        "mode the block runs inside the daemon, which dies with it: the engine gets no result and, once",
+        "the worker is given up as offline, fails the job itself.",
+    ]
+
+
+def profile(sizes: Sizes) -> list[str]:
+    """Where the daemon's CPU goes per no-op job (cProfile, thread mode, against the stand-in)."""
+    with temporary_dir("bench-profile-") as tmp:
+        output = tmp / "worker.prof"
+        took = profiler.profile(sizes.profile_jobs, "thread", output)
+        lines = profiler.report(output, sizes.profile_jobs, 20)
+    return [
+        f"{sizes.profile_jobs} no-op jobs drained from the stand-in in {took:.1f} s with the daemon under",
+        "`cProfile` timed by its main thread's CPU clock (`bench/profile_worker.py`; the profiler",
+        "inflates every call, so read shares, not times). Own time (`tottime`) per part of the stack:",
+        "",
+        *lines,
+    ]
+
+
+def sections(sizes: Sizes) -> list[tuple[str, str, Callable[[], list[str]]]]:
+    """(key for ``--only``, title, measurement) of every section, in report order."""
+    return [
+        ("throughput", "Throughput: one worker vs bare clients", lambda: throughput(sizes)),
+        ("pickup", "Pickup latency of an idle worker", lambda: pickup(sizes)),
+        ("heartbeat", "Heartbeat during a blocking job", lambda: heartbeat(sizes)),
+        (
+            "startup",
+            f"Start-up time with {sizes.blocks} blocks, and idle RSS",
+            lambda: startup_and_memory(sizes),
+        ),
+        ("stop", "SIGTERM to exit", lambda: stopping(sizes)),
+        ("load", f"Load: {sizes.fleet_workers} workers, {sizes.fleet_jobs} jobs", lambda: fleet(sizes)),
+        ("load", f"Soak: one worker, {sizes.soak_jobs} jobs", lambda: soaking(sizes)),
+        ("modes", "Isolation modes: drain rate and CPU per job", lambda: modes_drain(sizes)),
+        ("modes", "Isolation modes: start-up and idle PSS", lambda: modes_startup(sizes)),
+        ("modes", "Isolation modes: a crashing block", lambda: modes_crash(sizes)),
+        ("modes", "Profile of the per-job path", lambda: profile(sizes)),
+    ]
+
+
 def main() -> None:
-    """Measure everything and write the report."""
+    """Measure everything (or the ``--only`` sections) and write the report."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer samples and a smaller load (smoke run)")
     parser.add_argument("--skip-load", action="store_true", help="leave out the fleet drain and the soak")
+    parser.add_argument(
+        "--only",
+        help="comma-separated keys (throughput, pickup, heartbeat, startup, stop, load, modes): run only "
+        "these and replace their sections in the existing report",
+    )
     parser.add_argument("--output", default=str(RESULTS), help="where to write the report")
     args = parser.parse_args()
     sizes = QUICK if args.quick else Sizes()
+    wanted = set(args.only.split(",")) if args.only else None
     about = machine()
     started = datetime.now(UTC)
     report = Report()
-    report.section("Throughput: one worker vs bare clients", lambda: throughput(sizes))
-    report.section("Pickup latency of an idle worker", lambda: pickup(sizes))
-    report.section("Heartbeat during a blocking job", lambda: heartbeat(sizes))
-    report.section(
-        f"Start-up time with {sizes.blocks} blocks, and idle RSS", lambda: startup_and_memory(sizes)
-    )
-    report.section("SIGTERM to exit", lambda: stopping(sizes))
-    if not args.skip_load:
-        report.section(f"Load: {sizes.fleet_workers} workers, {sizes.fleet_jobs} jobs", lambda: fleet(sizes))
-        report.section(f"Soak: one worker, {sizes.soak_jobs} jobs", lambda: soaking(sizes))
-    header = [
+    for key, title, measure in sections(sizes):
+        if (wanted is None or key in wanted) and not (args.skip_load and key == "load"):
+            report.section(title, measure)
+    if wanted is not None:
+        with open(args.output) as existing:
+            text = report.spliced(existing.read())
+    else:
+        text = report.markdown(_header(args.quick, about, started))
+    with open(args.output, "w") as out:
+        out.write(text)
+    print(f"\nwrote {args.output}")
+
+
+def _header(quick: bool, about: dict[str, str], started: datetime) -> list[str]:
+    return [
         "# Worker benchmarks",
         "",
-        f"Written by `uv run python bench/run_all.py{' --quick' if args.quick else ''}` on "
+        f"Written by `uv run python bench/run_all.py{' --quick' if quick else ''}` on "
         f"{started:%Y-%m-%d %H:%M} UTC, in {(datetime.now(UTC) - started).total_seconds() / 60:.1f} min.",
         f"Machine: {about['cores']} cores, Python {about['python']}, {about['platform']}.",
         f"Load average (1/5/15 min) at the start: {about['load']}; at the end: {_load()}.",
         "The machine is shared with other test runs, so figures are noisy: compare ratios, not absolutes.",
-        "All processes talk over loopback to the local engine (`neops_worker.local_engine`),",
-        "not to the production engine.",
+        "All processes talk over loopback to the local engine (`neops_worker.local_engine`) or to the",
+        "engine stand-in (`bench/standin.py`), not to the production engine.",
     ]
-    with open(args.output, "w") as out:
-        out.write(report.markdown(header))
-    print(f"\nwrote {args.output}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 It answers the version check, worker register/ping/unregister, block registration, the poll (from a
 queue filled beforehand through ``POST /_bench/jobs``) and the result push, and records the time
 (``time.time()``) of every contract request. It keeps no other state and checks nothing: it stands
-for an engine that costs more per request than the local one, as a production engine on the same
-host would. It runs in a process of its own, so it never shares an interpreter with what it measures.
+for an engine other than the local one (threads instead of an event loop, no database, a server that
+is not tuned to this client), so that a figure does not depend on one engine's strengths. It runs in
+a process of its own, so it never shares an interpreter with what it measures.
 
     uv run python -m bench.standin --port 3031      # serve until interrupted
 
