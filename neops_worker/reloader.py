@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import logging
 import signal
 import subprocess
@@ -121,8 +122,13 @@ class Reloader:
             )
 
     def _restart(self, changes: set[tuple[watchfiles.Change, str]]) -> None:
-        log.info("Reload: %s changed; restarting the worker once the job in hand is done", _describe(changes))
-        self._wait_for_exit()
+        changed = _describe(changes)
+        if self._child is None:
+            log.info("Reload: %s changed; starting the worker", changed)
+        else:
+            log.info("Reload: %s changed; restarting the worker once the job in hand is done", changed)
+            self._wait_for_exit()
+        _drop_bytecode(changes)
         if not self.stop_requested.is_set():  # a stop during the drain: do not start again
             self._start()
 
@@ -152,6 +158,17 @@ def _describe(changes: set[tuple[watchfiles.Change, str]]) -> str:
     """``path`` or ``path and N more files``."""
     paths = sorted({path for _, path in changes})
     return paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more files"
+
+
+def _drop_bytecode(changes: set[tuple[watchfiles.Change, str]]) -> None:
+    """Delete the cached bytecode of the changed modules before the next worker imports them.
+
+    The cache is checked by the source's size and mtime in whole seconds: an edit that keeps the size
+    within the second the worker compiled the file would pass, and the new worker would run old code.
+    """
+    for _, path in changes:
+        if path.endswith(".py"):
+            Path(importlib.util.cache_from_source(path)).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

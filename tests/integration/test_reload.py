@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -54,9 +55,13 @@ class Probe(FunctionBlock[ProbeParams, ProbeResult]):
 """
 
 
-def write_block(directory: Path, generation: str) -> None:
-    """Write the probe block, answering ``generation``."""
-    (directory / "probe.py").write_text(BLOCK.replace("GENERATION", generation))
+def write_block(directory: Path, generation: str, *, keep_mtime: bool = False) -> None:
+    """Write the probe block, answering ``generation`` (as if in the same second, with ``keep_mtime``)."""
+    path = directory / "probe.py"
+    before = path.stat() if keep_mtime else None
+    path.write_text(BLOCK.replace("GENERATION", generation))
+    if before is not None:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 @pytest.fixture
@@ -89,11 +94,15 @@ def finished(url: str, job_id: str, process: CommandProcess) -> dict[str, Any]:
 def test_a_changed_block_restarts_the_worker_after_the_job_in_hand(
     engine: EngineUnderTest, blocks: Path, reloading: CommandProcess
 ) -> None:
-    """A change during a job: the job finishes on the old code, then a new worker runs the new code."""
+    """A change during a job: the job finishes on the old code, then a new worker runs the new code.
+
+    The edit keeps the file's size and mtime, as one within the second the worker compiled it does:
+    the new worker must not take the old code from the bytecode cache.
+    """
     url = engine.url
     slow = add_job(url, PROBE, seconds=1.5)
     wait_until(lambda: job(url, slow)["status"] == "polled", 10, "the slow job claimed")
-    write_block(blocks, "v2")
+    write_block(blocks, "v2", keep_mtime=True)
     reloading.wait_for_log("restarting the worker once the job in hand is done")
     assert finished(url, slow, reloading)["resultMessage"] == "v1"
     reloading.wait_for_log(REGISTERED, times=2)
