@@ -43,8 +43,8 @@ def start_worker(tmp_path: Any) -> Iterator[Any]:
     """Start real worker processes against a URL; they are killed at the end if still running."""
     started: list[WorkerProcess] = []
 
-    def start(url: str, **settings: Any) -> WorkerProcess:
-        worker = WorkerProcess(url, tmp_path, **settings)
+    def start(url: str, *, own_group: bool = False, **settings: Any) -> WorkerProcess:
+        worker = WorkerProcess(url, tmp_path, own_group=own_group, **settings)
         started.append(worker)
         return worker
 

@@ -103,7 +103,7 @@ async def _answer(send: Send, status: int, payload: Any) -> None:
 class WorkerProcess:
     """The real worker console script as a child process, with its output collected."""
 
-    def __init__(self, url: str, cwd: Path, **settings: Any) -> None:
+    def __init__(self, url: str, cwd: Path, *, own_group: bool = False, **settings: Any) -> None:
         env = {
             k: v for k, v in os.environ.items() if not k.isupper() or k in ("PATH", "HOME", "LANG", "TMPDIR")
         }
@@ -123,7 +123,13 @@ class WorkerProcess:
         env.update({k.upper(): str(v) for k, v in settings.items()})
         self.output: list[str] = []
         self.process = subprocess.Popen(
-            WORKER_COMMAND, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            WORKER_COMMAND,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=own_group,  # a process group of its own, as a terminal gives it
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
