@@ -18,8 +18,10 @@ from neops_worker import __version__
 from neops_worker.engine.client import EngineClient, tls_verify
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, NeopsWorkerError
 from neops_worker.observability import setup_logging
+from neops_worker.outcome import JobOutcome
 from neops_worker.scrub import set_static_secrets
 from neops_worker.settings import Settings
+from neops_worker.wire import JobDefinition
 from neops_worker.worker.events import Observers, WorkerObserver
 from neops_worker.worker.lifecycle import Worker
 from neops_worker.worker.runner import JobRunner
@@ -124,3 +126,14 @@ async def _signals(on_signal: Callable[[str], None]) -> AsyncIterator[None]:
     finally:
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+
+
+def run_one_job(settings: Settings, job: JobDefinition) -> JobOutcome:
+    """Run ``job`` exactly as the configured worker would (``exec``): in a job process, or a thread."""
+
+    async def run() -> JobOutcome:
+        async with make_runner(settings, Observers()) as runner:
+            await runner.catalog()
+            return await runner.run(job)
+
+    return asyncio.run(run())

@@ -2,7 +2,7 @@
 
 ``neops_worker blocks`` lists the blocks of some directories, ``check`` validates them all (for a
 block repository's CI), ``schema`` prints a block's JSON Schemas as sent at registration, and
-``exec`` runs one job of a block locally, through the same ``execute_job`` the worker uses, and
+``exec`` runs one job of a block locally, as the configured worker runs it (in a job process by default), and
 ``port`` rewrites a vendor-SDK block repository's imports to ours (``_port_command``).
 """
 
@@ -43,12 +43,13 @@ from neops_worker.devtools._render import (
     print_problems,
     print_skipped,
 )
-from neops_worker.discovery import DiscoveredBlock
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, ConfigurationError
-from neops_worker.execution import BlockLookup, JobOutcome, execute_job, run_coroutine
 from neops_worker.jobinput import job_definition, load_context, parse_param, parse_params
+from neops_worker.outcome import JobOutcome
 from neops_worker.registry import registration_body
+from neops_worker.runtime import run_one_job
 from neops_worker.sdk_bridge import sdk_script_warning
+from neops_worker.settings import Settings
 from neops_worker.wire import JobDefinition
 
 DirsOption = Annotated[
@@ -173,7 +174,7 @@ def exec_command(
             entity_id=entity_id,
         )
     _setup_logging(log_level)
-    outcome = run_coroutine(lambda: execute_job(job, _serving(found), job_timeout=timeout))
+    outcome = run_one_job(_exec_settings(directories, timeout, log_level), job)
     if outcome.outcome == "rejected":
         with usage_errors():
             raise ConfigurationError(_rejection(outcome, param or []))
@@ -188,9 +189,15 @@ def _rejection(outcome: JobOutcome, pairs: list[str]) -> str:
     return message
 
 
-def _serving(block: DiscoveredBlock) -> BlockLookup:
-    """The lookup ``execute_job`` needs, serving exactly one block."""
-    return lambda fb_id: block if fb_id == block.fb_id else None
+def _exec_settings(directories: list[Path] | None, timeout: float, log_level: str) -> Settings:
+    """The worker's settings (``JOB_ISOLATION`` included) for these directories and this timeout."""
+    overrides = {
+        "dir_function_blocks": _directories(directories),
+        "job_timeout": timeout,
+        "log_level": log_level,
+        "skip_broken_modules": True,  # like the listing above: a broken sibling is only a warning
+    }
+    return settings_or_exit(overrides)
 
 
 def _report_outcome(job: JobDefinition, outcome: JobOutcome, as_json: bool) -> int:

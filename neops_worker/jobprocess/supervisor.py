@@ -51,8 +51,10 @@ KILL_WAIT_S = 10.0
 #: How long a job process asked to go (channel closed) may take before it is killed.
 RETIRE_WAIT_S = 5.0
 FORK_TIMEOUT_S = 10.0
-#: Lines of a job's output kept for the log line and result of a crash.
-OUTPUT_TAIL = 20
+#: Lines of a job's output kept for the result of a crash (a fatal error's dump is long)...
+OUTPUT_TAIL = 80
+#: ...and repeated in its log line.
+LOGGED_TAIL = 20
 #: Without a job process for this long (the template keeps failing), ``/livez`` fails.
 WEDGED_AFTER_S = 60.0
 RESTART_PAUSE_S = 1.0
@@ -371,7 +373,7 @@ class ProcessRunner:
         log.error(
             "Job %s: job process %d %s while running %s; starting a new one%s",
             job.job_id, proc.pid, how, job.function_block_id,
-            "".join(f"\n  | {line}" for line in proc.tail),
+            "".join(f"\n  | {line}" for line in list(proc.tail)[-LOGGED_TAIL:]),
         )  # fmt: skip
         await self._gone(proc, "crash")
         message = f"The job process {how} while running the job" + (
