@@ -5,8 +5,8 @@ It discovers the blocks of ``DIR_FUNCTION_BLOCKS`` and sends the registration bo
 on ``fork`` (carrying the job socket and the output pipe) it forks a job process from its own,
 already imported memory — a replacement is ready in milliseconds, whatever the number of blocks,
 and shares the template's pages. It never runs a job itself; it reaps its children and reports
-how each ended (``exited``), dies with the daemon, and kills its children when the daemon's end
-of the socket closes.
+how each ended (``exited``), reaps what their blocks left behind, dies with the daemon, and kills
+its children when the daemon's end of the socket closes.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     osproc.die_with_parent()
     if os.getppid() != config["parent"]:
         return
+    # Orphans of job processes (what a block started) come to us to be reaped, not to the daemon,
+    # which is PID 1 in a container and reaps only its own children.
+    osproc.become_subreaper()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     ctrl = socket.socket(fileno=config["fd"])
@@ -135,6 +138,7 @@ class Template:
                 return
             if pid == 0:
                 return
-            self.children.discard(pid)
-            osproc.kill_group(pid, signal.SIGKILL)  # what the block started dies with its job
+            if pid in self.children:
+                self.children.discard(pid)
+                osproc.kill_group(pid, signal.SIGKILL)  # what the block started dies with its job
             self.channel.send({"t": "exited", "pid": pid, "status": status})
