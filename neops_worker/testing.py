@@ -27,7 +27,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -40,7 +40,11 @@ from neops_worker.jobinput import job_definition, normalize_context
 from neops_worker.registry import Registry
 from neops_worker.wire import JobDefinition
 
-BlockRef = type[FunctionBlock[Any, Any]] | DiscoveredBlock | str
+if TYPE_CHECKING:
+    from neops_worker.sdk.function_block.function_block import FunctionBlock as SdkFunctionBlock
+
+#: A block: a registered class (native or SDK-style), a discovered block, or an id or name.
+BlockRef = type[FunctionBlock[Any, Any]] | type["SdkFunctionBlock[Any, Any]"] | DiscoveredBlock | str
 
 
 @dataclass(frozen=True)
@@ -214,14 +218,16 @@ def make_job(
 # --- finding blocks ---------------------------------------------------------------------
 
 
-def block_of(cls: type[FunctionBlock[Any, Any]]) -> DiscoveredBlock:
+def block_of(cls: type[FunctionBlock[Any, Any]] | type[SdkFunctionBlock[Any, Any]]) -> DiscoveredBlock:
     """A registered block class as the worker sees it (registration and provenance)."""
-    is_block = inspect.isclass(cls) and issubclass(cls, FunctionBlock)
-    registration: Registration | None = cls.__dict__.get("registration") if is_block else None
+    # An SDK-style block is a native one at run time (only type checkers see the SDK's contract).
+    native = typing.cast(type[FunctionBlock[Any, Any]], cls)
+    is_block = inspect.isclass(native) and issubclass(native, FunctionBlock)
+    registration: Registration | None = native.__dict__.get("registration") if is_block else None
     if registration is None:
         raise TypeError(f"{cls!r} is not a function block registered with @register_function_block")
-    file, line = registration.source or (inspect.getfile(cls), None)
-    return DiscoveredBlock(cls, registration, cls.__module__, Path(file), line)
+    file, line = registration.source or (inspect.getfile(native), None)
+    return DiscoveredBlock(native, registration, native.__module__, Path(file), line)
 
 
 def imported_blocks() -> list[DiscoveredBlock]:

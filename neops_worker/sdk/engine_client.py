@@ -27,12 +27,22 @@ DeviceGroupTypeDto = DeviceGroup
 PlatformTypeDto = Platform
 BaseEntityDto = BaseEntity
 EntityReferenceDto = BaseEntity
-EntityAcquireByElasticQuery = AcquireByElasticQuery
-EntityAcquireContext = AcquireFromContext
 EntityCreateDto = EntityCreate
 EntityPatchDto = EntityPatch
 EntityDeleteDto = EntityDelete
 JobExecutionResultDbUpdatesDto = DbUpdates
+
+
+class EntityAcquireByElasticQuery(AcquireByElasticQuery):
+    """An ``elastic`` acquire, spelt as the engine client spells it (``assertNotEmpty=``)."""
+
+    assert_not_empty: bool = Field(alias="assertNotEmpty")
+
+
+class EntityAcquireContext(AcquireFromContext):
+    """A ``context`` acquire, spelt as the engine client spells it (``assertNotEmpty=``)."""
+
+    assert_not_empty: bool = Field(alias="assertNotEmpty")
 
 
 class JobExecutionContextDto(BaseModel):

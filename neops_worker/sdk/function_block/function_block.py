@@ -21,7 +21,7 @@ import abc
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from neops_worker.blocks import base as native
 from neops_worker.blocks.base import (
@@ -35,7 +35,8 @@ from neops_worker.blocks.base import (
 from neops_worker.blocks.context import WorkflowContext as NativeContext
 from neops_worker.blocks.lenient import parse_leniently
 from neops_worker.blocks.registration import Registration
-from neops_worker.sdk.logger import BaseLogger, logger_for
+from neops_worker.blocks.registration import Registration as NativeRegistration
+from neops_worker.sdk.logger import BaseLogger, ContextualLogger, logger_for
 from neops_worker.sdk.workflow.workflow_context import WorkflowContext
 from neops_worker.wire import Acquire
 
@@ -46,7 +47,18 @@ ResultDataT = TypeVar("ResultDataT", bound=FunctionBlockResultData)
 EntityAcquire = Acquire
 
 
-class FunctionBlock(native.FunctionBlock[ParamsT, ResultDataT], abc.ABC):
+if TYPE_CHECKING:
+    # Type checkers see the SDK's own contract, whose signatures differ from the native ones
+    # (``acquire`` takes an ``AcquireParams``, ``run`` the SDK's context), so that SDK-style blocks
+    # type-check as they did against the SDK. At run time the class is a native block.
+    class _Base(Generic[ParamsT, ResultDataT]):
+        registration: ClassVar[NativeRegistration]
+
+else:
+    _Base = native.FunctionBlock
+
+
+class FunctionBlock(_Base[ParamsT, ResultDataT], abc.ABC):
     """Base class of an SDK-style block: implement ``run`` and ``acquire``; ``rollback`` is optional."""
 
     def __init__(self, logger: BaseLogger | None = None) -> None:
@@ -60,28 +72,24 @@ class FunctionBlock(native.FunctionBlock[ParamsT, ResultDataT], abc.ABC):
             if inspect.isfunction(method):
                 setattr(cls, name, _with_sdk_context(method))
 
-    @property  # type: ignore[override]  # the SDK's contextual logger, not a logging.Logger
-    def logger(self) -> BaseLogger:
+    @property
+    def logger(self) -> ContextualLogger:
         """The block's logger: named after its module, its lines carry the block's class."""
         return self._logger
 
     @logger.setter
     def logger(self, value: BaseLogger) -> None:
-        self._logger = value
+        self._logger = value if isinstance(value, ContextualLogger) else logger_for(self, value)
 
     @abc.abstractmethod
-    async def run(  # type: ignore[override]  # the SDK's view of the context
-        self, params: ParamsT, context: WorkflowContext
-    ) -> FunctionBlockResult[ResultDataT]:
+    async def run(self, params: ParamsT, context: WorkflowContext) -> FunctionBlockResult[ResultDataT]:
         """Do the work of an execute job."""
 
     @abc.abstractmethod
-    async def acquire(  # type: ignore[override]  # the SDK hands acquire an AcquireParams
-        self, params: AcquireParams[ParamsT]
-    ) -> FunctionBlockAcquireResult:
+    async def acquire(self, params: AcquireParams[ParamsT]) -> FunctionBlockAcquireResult:
         """Say which entities the step needs, from parameters that may be partly unresolved."""
 
-    async def rollback(  # type: ignore[override]  # the SDK's view of the context
+    async def rollback(
         self,
         params: ParamsT,
         context: WorkflowContext,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from neops_worker.blocks import registration as native
 from neops_worker.blocks.base import FunctionBlock
-from neops_worker.blocks.registration import Registration, register_function_block
 from neops_worker.registry import registration_body
+from neops_worker.sdk.registry.registration import Registration
 from neops_worker.wire import RegisterFunctionBlock
 
-RegistryEntry = tuple[type[FunctionBlock[Any, Any]], Registration, RegisterFunctionBlock]
+#: A block class (SDK-style or native), its registration, its registration body.
+RegistryEntry = tuple[type[Any], Registration, RegisterFunctionBlock]
 
 
 class Registry:
@@ -23,12 +25,19 @@ class Registry:
         entries: dict[str, RegistryEntry] = {}
         for block in imported_blocks():
             body = registration_body(block, None, send_reversible=True)
-            entries.setdefault(block.fb_id, (block.cls, block.registration, body))
+            entries.setdefault(block.fb_id, (block.cls, _as_sdk(block.registration), body))
         return entries
 
-    def register(self, cls: type[FunctionBlock[Any, Any]], registration: Registration) -> None:
+    def register(self, cls: type[FunctionBlock[Any, Any]], registration: native.Registration) -> None:
         """Register ``cls``, as ``@register_function_block(registration)`` does."""
-        register_function_block(registration)(cls)
+        native.register_function_block(registration)(cls)
+
+
+def _as_sdk(registration: native.Registration) -> Registration:
+    """A block's registration with the SDK's properties (a native block's is converted)."""
+    if isinstance(registration, Registration):
+        return registration
+    return Registration(**{name: getattr(registration, name) for name in native.Registration.model_fields})
 
 
 __all__ = ["Registry"]
