@@ -134,3 +134,33 @@ def test_skipped_test_files_are_named_and_a_star_test_module_is_checked(tmp_path
     body = json.loads(invoke("check", "--json", "--dir", str(root)).stdout)
     assert body["blocks"] == ["devtools.probes/connection:1.0.0"]
     assert body["skipped"] == ["sdk_named/test_probe.py", "sdk_named/testing/"]
+
+
+SDK_WITHOUT_ACQUIRE = """from neops_worker.sdk.function_block.function_block import (
+    FunctionBlock,
+    FunctionBlockParams,
+    FunctionBlockResult,
+    FunctionBlockResultData,
+)
+from neops_worker.sdk.registry.decorator import register_function_block
+from neops_worker.sdk.registry.registration import Registration
+from neops_worker.sdk.workflow import WorkflowContext
+
+
+@register_function_block(Registration(name="half", package="devtools.probes", description="d"))
+class Half(FunctionBlock[FunctionBlockParams, FunctionBlockResultData]):
+    async def run(
+        self, params: FunctionBlockParams, context: WorkflowContext
+    ) -> FunctionBlockResult[FunctionBlockResultData]:
+        return FunctionBlockResult(success=True, message="ok")
+"""
+
+
+def test_an_sdk_style_block_without_acquire_is_reported(tmp_path: Path) -> None:
+    """As in the SDK, acquire is abstract: check names the block and the method it lacks."""
+    root = write_dir(tmp_path / "sdk_half", {"half.py": SDK_WITHOUT_ACQUIRE})
+    result = invoke("check", "--dir", str(root))
+    assert result.exit_code == 1
+    line = line_of(root / "half.py", "@register_function_block")
+    assert f"sdk_half/half.py:{line}: invalid function block devtools.probes/half:1.0.0" in result.stdout
+    assert "- the class does not implement acquire()" in result.stdout
