@@ -103,7 +103,8 @@ def _failure(job: JobDefinition, exc: BaseException) -> tuple[JobResult, Outcome
         log.error("Job %s: the block called sys.exit(%s)", job.job_id, code, exc_info=_from_the_block(exc))
         return failed_result(job.job_id, f"The function block called sys.exit({code})"), "exited"
     log.error("Job %s raised %s: %s", job.job_id, type(exc).__name__, exc, exc_info=_from_the_block(exc))
-    return failed_result(job.job_id, f"{type(exc).__name__}: {exc}"), "error"
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return failed_result(job.job_id, text), "error"
 
 
 def scrubbed(result: JobResult) -> JobResult:
