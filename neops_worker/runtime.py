@@ -74,10 +74,10 @@ async def _serve(settings: Settings) -> int:
     try:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(_signals(worker.request_stop))
-            # Entered after the signal handlers, left before them: no job process outlives the worker.
-            await stack.enter_async_context(runner)
             for extension in extensions(settings, worker):
                 await stack.enter_async_context(extension)
+            # Entered last, left first: no job process outlives the worker or its health listener.
+            await stack.enter_async_context(runner)
             await worker.serve()
     except NeopsWorkerError as exc:
         log.error("%s", exc)

@@ -41,9 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     ctrl = socket.socket(fileno=config["fd"])
     channel = FrameSocket(ctrl)
     install_forwarding(channel.send, config["log_level"])
-    registry = _discover(channel, config)
-    if registry is not None:
-        Template(ctrl, channel, registry, config["log_level"]).serve()
+    with contextlib.suppress(ConnectionError):  # the daemon hung up: it is stopping, so do we
+        registry = _discover(channel, config)
+        if registry is not None:
+            Template(ctrl, channel, registry, config["log_level"]).serve()
 
 
 def _discover(channel: FrameSocket, config: dict[str, Any]) -> Any:

@@ -120,10 +120,21 @@ def test_raising_block_exits_1_with_the_error_as_message() -> None:
 
 
 def test_timeout_exits_1() -> None:
-    """--timeout is JOB_TIMEOUT: an overlong job is a failed result."""
+    """--timeout is JOB_TIMEOUT: an overlong job is killed with its job process, a failed result."""
     code, body = run_json("sleep", "-p", "seconds=0.5", "--timeout", "0.05")
     assert code == 1
-    assert body["result"]["message"] == "Job exceeded JOB_TIMEOUT of 0.05 s and was abandoned"
+    assert body["result"]["message"] == "Job killed after JOB_TIMEOUT of 0.05 s"
+
+
+def test_timeout_in_thread_mode_abandons_the_job() -> None:
+    """With JOB_ISOLATION=thread exec runs as such a worker would: the job is abandoned, not killed."""
+    args = ["exec", "sleep", "-p", "seconds=0.5", "--timeout", "0.05", "--json", "--dir", str(BUNDLED)]
+    result = invoke(*args, env={"JOB_ISOLATION": "thread"})
+    assert result.exit_code == 1
+    assert (
+        json.loads(result.stdout)["result"]["message"]
+        == "Job exceeded JOB_TIMEOUT of 0.05 s and was abandoned"
+    )
 
 
 # --- bad input: one clear line and exit 2 -------------------------------------------------
