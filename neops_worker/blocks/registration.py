@@ -163,7 +163,7 @@ def register_function_block(registration: Registration) -> Callable[[BlockClass]
                 "source": _source_of(cls),
             }
         )
-        problems = complete.problems()
+        problems = complete.problems() + _unimplemented(cls)
         if problems:
             _raise_or_collect(
                 FunctionBlockDefinitionError(f"{where} ({complete.fb_id})", problems, complete.source)
@@ -173,6 +173,12 @@ def register_function_block(registration: Registration) -> Callable[[BlockClass]
         return cls
 
     return decorate
+
+
+def _unimplemented(cls: type) -> list[str]:
+    """An abstract block class (an SDK-style block lacking ``run`` or ``acquire``) cannot run a job."""
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    return [f"the class does not implement {', '.join(f'{name}()' for name in missing)}"] if missing else []
 
 
 def _source_of(cls: type) -> tuple[str, int] | None:

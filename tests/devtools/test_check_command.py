@@ -157,10 +157,13 @@ class Half(FunctionBlock[FunctionBlockParams, FunctionBlockResultData]):
 
 
 def test_an_sdk_style_block_without_acquire_is_reported(tmp_path: Path) -> None:
-    """As in the SDK, acquire is abstract: check names the block and the method it lacks."""
+    """As in the SDK, acquire is abstract: the declaration is invalid, and check names the method."""
     root = write_dir(tmp_path / "sdk_half", {"half.py": SDK_WITHOUT_ACQUIRE})
     result = invoke("check", "--dir", str(root))
     assert result.exit_code == 1
     line = line_of(root / "half.py", "@register_function_block")
-    assert f"sdk_half/half.py:{line}: invalid function block devtools.probes/half:1.0.0" in result.stdout
+    assert (
+        f"sdk_half/half.py:{line}: invalid function block sdk_half.half.Half (devtools.probes/half:1.0.0)"
+        in (result.stdout)
+    )
     assert "- the class does not implement acquire()" in result.stdout
