@@ -206,18 +206,10 @@ class WorkflowContext(BaseModel):
         after: dict[int, dict[str, Any]],
         live: dict[int, Entity],
     ) -> list[DbUpdate]:
-        creates: list[DbUpdate] = []
-        for entity_id in after.keys() - before.keys():
-            options = self._options(kind, live[entity_id])
-            creates.append(
-                EntityCreate(
-                    entity=kind,
-                    id=entity_id,
-                    data=after[entity_id],
-                    identifier_fields=options.identifier_fields,
-                    skip_if_identifier_exists=options.skip_if_identifier_exists,
-                )
-            )
+        creates: list[DbUpdate] = [
+            self._create(kind, live[entity_id], after[entity_id])
+            for entity_id in after.keys() - before.keys()
+        ]
         deletes: list[DbUpdate] = [
             EntityDelete(entity=kind, id=entity_id) for entity_id in before.keys() - after.keys()
         ]
@@ -230,3 +222,13 @@ class WorkflowContext(BaseModel):
                         EntityPatch(entity=kind, id=entity_id, path=attribute, value=new[attribute])
                     )
         return creates + deletes + patches
+
+    def _create(self, kind: EntityKind, entity: Entity, data: dict[str, Any]) -> EntityCreate:
+        options = self._options(kind, entity)
+        return EntityCreate(
+            entity=kind,
+            id=entity.id,
+            data=data,
+            identifier_fields=options.identifier_fields,
+            skip_if_identifier_exists=options.skip_if_identifier_exists,
+        )

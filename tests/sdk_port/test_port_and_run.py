@@ -163,64 +163,56 @@ def results(url: str, job_ids: dict[str, str], worker: WorkerProcess) -> dict[st
     return {name: job(url, job_id)["result"] for name, job_id in job_ids.items()}
 
 
+def submit_sdk_jobs(url: str, closed: int) -> dict[str, str]:
+    """One job of each kind the SDK documents for the repository's blocks, by name."""
+    device_job: dict[str, Any] = {"run_on": "device", "entity_id": 42}
+    lab = {"devices": [{"id": 3, "hostname": "lab-1", "ip": "127.0.0.1"}]}
+    return {
+        "hello": submit(url, HELLO, parameters={"name": "neops"}),
+        "hello_acquire": submit(url, HELLO, "acquire", parameters={"name": "neops"}),
+        "report_acquire": submit(url, REPORT, "acquire", parameters={}),
+        "report": submit(
+            url,
+            REPORT,
+            parameters={"name_prefix": "Gi"},
+            context={"devices": [ROUTER], "interfaces": INTERFACES},
+            **device_job,
+        ),
+        "closed": submit(
+            url,
+            CONNECTION,
+            parameters={"port": closed, "timeout_s": 1},
+            context=lab,
+            run_on="device",
+            entity_id=3,
+        ),
+        "no_device": submit(url, CONNECTION, parameters={}),
+    }
+
+
 def test_the_daemon_runs_the_ported_blocks_with_the_sdk_results(
     recorded_engine: tuple[str, Recorder], worker_on_ported_repo: WorkerProcess
 ) -> None:
     """Acquires, results and dbUpdates of the ported blocks are those the SDK documents."""
     url, recorder = recorded_engine
-    port = closed_port()
-    found = results(
-        url,
-        {
-            "hello": submit(url, HELLO, parameters={"name": "neops"}),
-            "hello_acquire": submit(url, HELLO, "acquire", parameters={"name": "neops"}),
-            "report_acquire": submit(url, REPORT, "acquire", parameters={}),
-            "report": submit(
-                url,
-                REPORT,
-                parameters={"name_prefix": "Gi"},
-                context={"devices": [ROUTER], "interfaces": INTERFACES},
-                run_on="device",
-                entity_id=42,
-            ),
-            "closed": submit(
-                url,
-                CONNECTION,
-                parameters={"port": port, "timeout_s": 1},
-                context={"devices": [{"id": 3, "hostname": "lab-1", "ip": "127.0.0.1"}]},
-                run_on="device",
-                entity_id=3,
-            ),
-            "no_device": submit(url, CONNECTION, parameters={}),
-        },
-        worker_on_ported_repo,
-    )
-    assert found["hello"]["result"] == {
-        "success": True,
-        "message": "Hello, neops!",
-        "data": {"text": "Hello, neops!"},
-    }
-    assert found["hello_acquire"] == {
-        "jobExecutionId": found["hello_acquire"]["jobExecutionId"],
-        "status": "success",
-        "result": {"success": True, "message": "Nothing to acquire"},
-    }
+    closed = closed_port()
+    found = results(url, submit_sdk_jobs(url, closed), worker_on_ported_repo)
+    hello = {"success": True, "message": "Hello, neops!", "data": {"text": "Hello, neops!"}}
+    assert found["hello"]["result"] == hello
+    assert found["hello_acquire"]["result"] == {"success": True, "message": "Nothing to acquire"}
+    assert "acquires" not in found["hello_acquire"]
     assert found["report_acquire"]["acquires"] == [
         {"type": "context", "assertNotEmpty": True, "entity": "device", "filter": "[0]"},
         {"type": "elastic", "assertNotEmpty": False, "entity": "interface", "query": "*", "limit": 100},
     ]
+    assert_report_updates(found["report"]["result"])
     assert found["closed"]["status"] == "failed"
-    assert found["closed"]["result"]["message"].startswith(f"127.0.0.1:{port} is not reachable: ")
+    assert found["closed"]["result"]["message"].startswith(f"127.0.0.1:{closed} is not reachable: ")
     assert found["closed"]["result"]["data"] == {"reachable": False, "latency_ms": None}
     assert "dbUpdates" not in found["closed"]["result"]
     assert found["no_device"]["result"] == {"success": False, "message": "No device found"}
-    assert_report_updates(found["report"]["result"])
-    schema = registered_schema(recorder, "hello_world")
-    assert schema["properties"]["greeting"] == {
-        "anyOf": [{"type": "string"}, {"type": "null"}],
-        "description": "Greeting to use instead of Hello",
-        "title": "Greeting",
-    }
+    greeting = registered_schema(recorder, "hello_world")["properties"]["greeting"]
+    assert "default" not in greeting
     worker_on_ported_repo.signal(signal.SIGTERM)
     assert worker_on_ported_repo.wait(30) == 0, worker_on_ported_repo.log
 
