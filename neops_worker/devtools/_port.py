@@ -168,27 +168,31 @@ class _ImportRewriter(cst.CSTTransformer):
         statement: cst.ImportFrom,
         module: str,
     ) -> cst.SimpleStatementLine | cst.FlattenSentinel[cst.SimpleStatementLine]:
-        ours = mapping.our_module(module)
         if isinstance(statement.names, cst.ImportStar):
+            ours = mapping.our_module(module)
             if ours is None:
                 self._by_hand(original, f"{module} has no equivalent in neops_worker; port it by hand")
                 return line
             return line.with_changes(body=[statement.with_changes(module=_module_node(ours))])
-        mapped = [alias for alias in statement.names if ours and mapping.provides(module, _alias_name(alias))]
-        kept = [alias for alias in statement.names if alias not in mapped]
-        for alias in kept:
-            self._unknown_name(original, module, _alias_name(alias))
-        if not mapped or ours is None:
-            return line
-        moved = line.with_changes(
-            body=[_with_names(statement, mapped).with_changes(module=_module_node(ours))]
-        )
-        if not kept:
-            return moved
-        rest = cst.SimpleStatementLine(
-            body=[_with_names(statement, kept)], trailing_whitespace=line.trailing_whitespace
-        )
-        return cst.FlattenSentinel([moved, rest])
+        groups: dict[str | None, list[cst.ImportAlias]] = {}
+        for alias in statement.names:
+            target = mapping.target_of(module, _alias_name(alias))
+            groups.setdefault(target, []).append(alias)
+            if target is None:
+                self._unknown_name(original, module, _alias_name(alias))
+        statements = [
+            _with_names(statement, aliases).with_changes(
+                module=_module_node(target) if target else statement.module
+            )
+            for target, aliases in sorted(groups.items(), key=lambda group: group[0] is None)
+        ]
+        if len(statements) == 1:
+            return line.with_changes(body=statements)
+        rest = [
+            cst.SimpleStatementLine(body=[one], trailing_whitespace=line.trailing_whitespace)
+            for one in statements
+        ]
+        return cst.FlattenSentinel([line.with_changes(body=[statements[0]]), *rest[1:]])
 
     # --- import a.b [as c] ---------------------------------------------------------------------
 

@@ -164,6 +164,21 @@ def provides(module: str, name: str) -> bool:
     return entry is not None and name in entry[1]
 
 
+def target_of(module: str, name: str) -> str | None:
+    """The module to import ``name`` from in place of the SDK's ``module``, if there is one.
+
+    ``name`` is either provided by the module replacing ``module`` or, in ``from package import
+    submodule``, a mapped submodule whose replacement has the same name.
+    """
+    ours = our_module(module)
+    if ours is not None and provides(module, name):
+        return ours
+    submodule = our_module(f"{module}.{name}")
+    if submodule is not None and submodule.rpartition(".")[2] == name:
+        return submodule.rpartition(".")[0]
+    return None
+
+
 def markdown_table() -> str:
     """The table as the porting guide shows it: one row per SDK module."""
     rows = ["| SDK import path | `neops_worker` import path | names |", "|---|---|---|"]
@@ -189,4 +204,5 @@ __all__ = [
     "markdown_table",
     "our_module",
     "provides",
+    "target_of",
 ]

@@ -151,3 +151,21 @@ def test_sdk_names_the_table_leaves_out_are_not_claimed() -> None:
     assert mapping.is_kept("neops_worker_sdk.connection.proxy.proxy")
     assert mapping.provides("neops_workflow_engine_client.models.device_type_dto", "DeviceTypeDto")
     assert not mapping.provides("neops_worker_sdk.workflow", "DeviceReference")
+
+
+def test_submodules_imported_from_their_package(tmp_path: Path) -> None:
+    """``from package import submodule`` follows the submodule's entry of the table."""
+    source = (
+        "from neops_worker_sdk import workflow, registry\n"
+        "from neops_worker_sdk.testing.factories import context_factory\n"
+        "from neops_workflow_engine_client import models\n"
+    )
+    path = write(tmp_path, "subs.py", source)
+    result = invoke("port", "--write", str(path))
+    assert result.exit_code == 1
+    assert path.read_text() == (
+        "from neops_worker.sdk import workflow, registry\n"
+        "from neops_worker.sdk.testing.factories import context_factory\n"
+        "from neops_workflow_engine_client import models\n"
+    )
+    assert f"{path}:3: neops_workflow_engine_client.models has no equivalent" in result.stderr
