@@ -58,9 +58,8 @@ def test_finds_blocks_recursively_and_skips_tests_and_dot_dirs(tmp_path: Path) -
     assert leaf.line is not None
 
 
-
 def test_skips_what_the_vendor_sdk_skips_and_nothing_else(tmp_path: Path) -> None:
-    """test_*.py, conftest.py, test/, tests/, testing/ and dot-dirs are skipped and named; *_test.py is a module."""
+    """The SDK's test files and directories and dot-dirs are skipped and named; *_test.py is imported."""
     root = tmp_path / "blocksdir_sdk_rules"
     write_block(root / "connection_test.py", name="connection")
     write_block(root / "node_modules" / "vendored.py", name="vendored")
