@@ -35,8 +35,16 @@ class Registry:
         self._by_key: dict[BlockKey, DiscoveredBlock] = {
             (b.registration.package, b.registration.name, b.registration.version): b for b in blocks
         }
-        # Built once: every poll sends these, and building them means generating JSON Schemas.
-        self._identities = [registration_body(b, None, send_reversible=False).identity() for b in blocks]
+        self._identities = [
+            Versionable(
+                package=b.registration.package,
+                name=b.registration.name,
+                major_version=b.registration.version[0],
+                minor_version=b.registration.version[1],
+                patch_version=b.registration.version[2],
+            )
+            for b in blocks
+        ]
 
     @classmethod
     def from_report(cls, report: DiscoveryReport, skip_broken: bool = False) -> Registry:

@@ -110,15 +110,11 @@ class Worker:
         await self.shutdown(loop)
 
     async def startup(self) -> None:
-        """Version check, worker registration, heartbeat, block registration: ready to poll."""
+        """Discovery beside version check, worker registration and heartbeat; then the blocks: ready."""
         log.info("NEOPS Worker starting...")
-        self.catalog = await self.runner.catalog()
-        log.info(
-            "Found %d function block(s); jobs run in %s mode", len(self.catalog), self.settings.job_isolation
-        )
-        await self._check_engine()
-        await self._register_worker()
-        self._heartbeat_task = asyncio.ensure_future(self._heartbeat_loop())
+        # Discovery (in the template process, or a thread) needs no engine, and meeting the engine
+        # needs no block: both at once, so the first request goes out before the blocks are imported.
+        await self._both(self._discover(), self._meet_engine())
         await self._register_blocks()
         self._set_state(WorkerState.REGISTERED, f"registered as {self.worker_id}")
         self._registered.set()
@@ -152,6 +148,31 @@ class Worker:
 
     # --- startup steps ------------------------------------------------------------------------
 
+    async def _discover(self) -> None:
+        self.catalog = await self.runner.catalog()
+        log.info(
+            "Found %d function block(s); jobs run in %s mode", len(self.catalog), self.settings.job_isolation
+        )
+
+    async def _meet_engine(self) -> None:
+        await self._check_engine()
+        await self._register_worker()
+        self._heartbeat_task = asyncio.ensure_future(self._heartbeat_loop())
+
+    @staticmethod
+    async def _both(first: Awaitable[None], second: Awaitable[None]) -> None:
+        """Run both; the first failure cancels the other and is raised (discovery's before the engine's)."""
+        tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    await Worker._cancel(task)
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                task.result()
+
     async def _check_engine(self) -> None:
         try:
             answer = await self.client.check_compatibility()
@@ -183,15 +204,15 @@ class Worker:
             log.error("Worker registration failed")
             raise
         self.worker_id = answer.uuid
-        # One job at a time: claim exactly as many jobs as there are free slots (one).
-        self._poll_request = JobPoll(
-            function_block_ids=self.catalog.identities(), limit=1, worker_id=answer.uuid
-        )
         set_worker_identity(answer.uuid, self.settings.worker_name)
         log.info("Worker registered with id %s", answer.uuid)
 
     async def _register_blocks(self) -> None:
         assert self.worker_id is not None
+        # One job at a time: claim exactly as many jobs as there are free slots (one).
+        self._poll_request = JobPoll(
+            function_block_ids=self.catalog.identities(), limit=1, worker_id=self.worker_id
+        )
         bodies = self.catalog.registration_bodies(self.worker_id, self.settings.register_reversible)
         policy = startup_policy(self.settings.startup_retry_timeout)
         limit = asyncio.Semaphore(self.settings.registration_concurrency)
