@@ -213,8 +213,16 @@ def _definition_problem(file: Path, error: FunctionBlockDefinitionError) -> Disc
 def _import_problem(file: Path, exc: BaseException) -> DiscoveryProblem:
     line = exc.lineno if isinstance(exc, SyntaxError) and exc.lineno else _line_in(file, exc)
     detail = "".join(traceback.format_exception(exc))
-    message = f"failed to import: {type(exc).__name__}: {exc}"
+    message = f"failed to import: {type(exc).__name__}: {exc}{_port_hint(exc)}"
     return DiscoveryProblem(file, message, line, detail, _reasons(exc))
+
+
+def _port_hint(exc: BaseException) -> str:
+    """A hint for a block written for the vendor SDK, which is not installed here."""
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    if missing and missing.partition(".")[0] in ("neops_worker_sdk", "neops_workflow_engine_client"):
+        return " (a block written for the vendor SDK: 'neops_worker port' rewrites its imports)"
+    return ""
 
 
 def _reasons(exc: BaseException) -> tuple[str, ...]:

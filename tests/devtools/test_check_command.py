@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+
+import pytest
 
 from tests.devtools.blockdirs import BUNDLED, block_source, invoke, line_of, write_dir
 
@@ -167,3 +170,18 @@ def test_an_sdk_style_block_without_acquire_is_reported(tmp_path: Path) -> None:
         in (result.stdout)
     )
     assert "- the class does not implement acquire()" in result.stdout
+
+
+def test_an_unported_sdk_block_points_at_port(tmp_path: Path) -> None:
+    """A block importing the SDK, which is not installed, fails to import with a hint to port it."""
+    if importlib.util.find_spec("neops_worker_sdk") is not None:
+        pytest.skip("the vendor SDK is installed here, so its imports succeed")
+    root = write_dir(
+        tmp_path / "unported", {"old.py": "from neops_worker_sdk.workflow import WorkflowContext\n"}
+    )
+    result = invoke("check", "--dir", str(root))
+    assert result.exit_code == 1
+    assert "unported/old.py:1: failed to import: ModuleNotFoundError: No module named 'neops_worker_sdk'" in (
+        result.stdout
+    )
+    assert "'neops_worker port' rewrites its imports" in " ".join(result.stdout.split())
