@@ -239,7 +239,7 @@ class _ImportRewriter(cst.CSTTransformer):
             return _module_node(self._dotted_renames[dotted])
         owner = _dotted(original_node.value)
         module = self._module_names.get(owner or "")
-        if module is not None and not mapping.provides(module, original_node.attr.value):
+        if module is not None and mapping.target_of(module, original_node.attr.value) is None:
             self._unknown_name(original_node, module, original_node.attr.value)
         return updated_node
 

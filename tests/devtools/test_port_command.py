@@ -26,7 +26,7 @@ import neops_worker_sdk.registry as sdk_registry
 
 X = neops_worker_sdk.workflow.entities.DeviceField.hostname
 Y = neops_workflow_engine_client.DeviceTypeDto
-Z = sdk_registry.registry
+Z = sdk_registry.registry.function_blocks
 '''
 
 FORMATTED_PORTED = '''\
@@ -43,7 +43,7 @@ import neops_worker.sdk.registry as sdk_registry
 
 X = neops_worker.sdk.workflow.entities.DeviceField.hostname
 Y = neops_workflow_engine_client.DeviceTypeDto
-Z = sdk_registry.registry
+Z = sdk_registry.registry.function_blocks
 '''
 
 LEFT_OVER = """\
@@ -79,7 +79,11 @@ def test_diff_by_default_and_write_applies_it(tmp_path: Path) -> None:
 
 def test_names_without_an_equivalent_are_reported_and_stay(tmp_path: Path) -> None:
     """An unknown name or module is reported at its line and stays imported from the SDK; exit 1."""
-    path = write(tmp_path, "left.py", LEFT_OVER)
+    path = write(
+        tmp_path,
+        "left.py",
+        LEFT_OVER + "import neops_worker_sdk.registry as reg\nR = reg.Registry, reg.nothing\n",
+    )
     result = invoke("port", "--write", str(path))
     assert result.exit_code == 1
     assert path.read_text() == (
@@ -87,13 +91,16 @@ def test_names_without_an_equivalent_are_reported_and_stay(tmp_path: Path) -> No
         "from neops_worker_sdk.function_block.function_block import BaseFunctionBlockResult\n"
         "from neops_worker_sdk.function_block.params import Host\n"
         "from neops_worker_sdk.connection.proxy import ConnectionProxy\n"
+        "import neops_worker.sdk.registry as reg\n"
+        "R = reg.Registry, reg.nothing\n"
     )
     assert f"{path}:1: neops_worker_sdk.function_block.function_block.BaseFunctionBlockResult has no" in (
         result.stderr
     )
     assert f"{path}:2: neops_worker_sdk.function_block.params.Host has no equivalent" in result.stderr
     assert f"{path}:3: neops_worker_sdk.connection.proxy: left as it is" in result.stderr
-    assert "2 thing(s) to port by hand; 1 connection-layer import(s) kept for the SDK" in result.stderr
+    assert f"{path}:5: neops_worker_sdk.registry.nothing has no equivalent" in result.stderr
+    assert "3 thing(s) to port by hand; 1 connection-layer import(s) kept for the SDK" in result.stderr
 
 
 def test_connection_imports_alone_leave_nothing_by_hand(tmp_path: Path) -> None:
