@@ -57,10 +57,12 @@ class ThreadRunner:
         return None
 
     async def catalog(self) -> Catalog:
-        """Discover in this process."""
+        """Discover in this process, off the event loop (the engine is met meanwhile)."""
         if self._registry is None:
-            self._registry = load_registry(self.settings)
-        return Catalog([registration_body(b, None, send_reversible=True) for b in self._registry])
+            self._registry = await asyncio.to_thread(load_registry, self.settings)
+        registry = self._registry
+        bodies = await asyncio.to_thread(lambda: [registration_body(b, None, True) for b in registry])
+        return Catalog(bodies)
 
     async def run(self, job: JobDefinition) -> JobOutcome:
         """Run the job on a job thread within ``JOB_TIMEOUT``."""
