@@ -35,8 +35,9 @@ from neops_worker.blocks.base import FunctionBlock
 from neops_worker.blocks.entities import Device, DeviceGroup, Entity, Interface
 from neops_worker.blocks.registration import Registration
 from neops_worker.discovery import DiscoveredBlock, discover
-from neops_worker.execution import JobOutcome, execute_job, run_coroutine
+from neops_worker.execution import execute_job, run_coroutine
 from neops_worker.jobinput import job_definition, normalize_context
+from neops_worker.outcome import JobOutcome
 from neops_worker.registry import Registry
 from neops_worker.wire import JobDefinition
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from neops_worker.devtools._blocks import LoadedBlocks, Problem, block_where, skipped_entry
 from neops_worker.discovery import DiscoveredBlock
-from neops_worker.execution import JobOutcome
+from neops_worker.outcome import JobOutcome
 from neops_worker.wire import JobDefinition
 
 

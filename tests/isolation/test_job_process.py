@@ -112,7 +112,9 @@ def test_a_hang_past_job_timeout_is_killed_before_the_next_claim(
     assert worker.process.poll() is None
 
 
-def test_a_block_holding_the_gil_does_not_delay_heartbeats(engine: EngineUnderTest, start_worker: Any) -> None:
+def test_a_block_holding_the_gil_does_not_delay_heartbeats(
+    engine: EngineUnderTest, start_worker: Any
+) -> None:
     """A 4 s C call holding the GIL in the job process leaves the daemon's pings on time."""
     url = engine.url
     worker = _start(start_worker, url)
@@ -224,7 +226,9 @@ def test_an_engine_outage_keeps_the_worker_live_and_the_result_arrives(
     worker = _start(start_worker, url, HEALTH_PORT=str(port))
     held = add_job(url, MISBEHAVE, mode="sleep", seconds=0.5)
     wait_until(lambda: job(url, held)["status"] == "polled", 10, "the job claimed", worker)
-    engine.recorder.fault = lambda method, path: None if path.startswith("/_dev") else (503, {"message": "down"})
+    engine.recorder.fault = lambda method, path: (
+        None if path.startswith("/_dev") else (503, {"message": "down"})
+    )
     wait_until(lambda: re.search(f"Job {held} finished", worker.log) is not None, 10, "the job's end", worker)
     time.sleep(3.5)  # more than three heartbeat intervals without an accepted ping
     assert (_health(port, "/livez"), _health(port, "/readyz")) == (200, 503)
@@ -233,3 +237,19 @@ def test_an_engine_outage_keeps_the_worker_live_and_the_result_arrives(
     assert (row["resultStatus"], row["claims"]) == ("success", 1)
     assert _health(port, "/livez") == 200
     assert worker.process.poll() is None
+
+
+def test_an_abandoned_job_really_stops(engine: EngineUnderTest, start_worker: Any, tmp_path: Path) -> None:
+    """SHUTDOWN_TIMEOUT cuts the drain short: the job process is killed, its late change never lands."""
+    url = engine.url
+    worker = _start(start_worker, url, SHUTDOWN_TIMEOUT="1")
+    late = tmp_path / "late-change.txt"
+    add_job(url, MISBEHAVE, mode="hang", seconds=3, path=str(late))
+    wait_until(lambda: late.with_suffix(".pid").exists(), 10, "the job process to start", worker)
+    pid = int(late.with_suffix(".pid").read_text())
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(20) == 1, worker.log
+    assert "abandoned: killing its job process" in worker.log
+    assert not _alive(pid)
+    time.sleep(2.5)
+    assert not late.exists()
