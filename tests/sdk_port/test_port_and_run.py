@@ -2,7 +2,7 @@
 
 The repository (``repo/``) is written as the vendor SDK documents blocks and their tests. A copy
 is ported, then its tests run in a pytest subprocess of their own, and the real worker (the
-console script, ``JOB_ISOLATION=thread``) runs its blocks against the local engine.
+console script, in both isolation modes) runs its blocks against the local engine.
 """
 
 from __future__ import annotations
@@ -139,14 +139,14 @@ def submit(url: str, fb_id: str, job_type: str = "execute", **fields: Any) -> st
     return str(response.json()["jobId"])
 
 
-@pytest.fixture
+@pytest.fixture(params=["process", "thread"])
 def worker_on_ported_repo(
-    sdk_repo: Path, recorded_engine: tuple[str, Recorder], tmp_path: Path
+    sdk_repo: Path, recorded_engine: tuple[str, Recorder], tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[WorkerProcess]:
-    """The real worker on the ported repository's blocks, jobs run in threads."""
+    """The real worker on the ported repository's blocks, jobs run in job processes or threads."""
     url, _ = recorded_engine
     blocks = ported(sdk_repo) / "blocks"
-    worker = WorkerProcess(url, tmp_path, DIR_FUNCTION_BLOCKS=str(blocks), JOB_ISOLATION="thread")
+    worker = WorkerProcess(url, tmp_path, DIR_FUNCTION_BLOCKS=str(blocks), JOB_ISOLATION=request.param)
     yield worker
     worker.stop()
 
