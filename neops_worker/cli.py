@@ -17,15 +17,63 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import typer.main
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
+from typer import _click as click  # typer's own copy of click: the group API extended below
+from typer.core import TyperGroup
 
 from neops_worker import __version__
 from neops_worker.cli_support import fail_usage, settings_or_exit
 from neops_worker.settings import Settings, env_name
 
+# --- other command groups: imported only when one of their commands runs ----------------------
+
+#: command -> the module whose ``register(app: typer.Typer) -> None`` defines it. ``run`` (the
+#: daemon) imports none of them: no development kit (local engine, demo, block tools) in a worker.
+LAZY_COMMANDS: dict[str, str] = {
+    "blocks": "neops_worker.devtools",
+    "check": "neops_worker.devtools",
+    "schema": "neops_worker.devtools",
+    "exec": "neops_worker.devtools",
+    "port": "neops_worker.devtools",
+    "health": "neops_worker.health",
+    "engine": "neops_worker.operator",
+    "submit": "neops_worker.operator",
+    "jobs": "neops_worker.operator",
+    "workers": "neops_worker.operator",
+    "demo": "neops_worker.demo",
+}
+
+
+def load_command(name: str) -> click.Command | None:
+    """The click command ``name`` of its module, imported now."""
+    from importlib import import_module
+
+    group = typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
+    import_module(LAZY_COMMANDS[name]).register(group)
+    return typer.main.get_group(group).commands.get(name)
+
+
+class LazyCommands(TyperGroup):
+    """A command group that imports a command's module when the command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """``run`` first, then the others in the table's order (``--help`` imports them all)."""
+        return [*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, loading its module on first use."""
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            command = load_command(cmd_name)
+            if command is not None:
+                self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
     name="neops_worker",
+    cls=LazyCommands,
     help=(
         "Worker daemon of the neops 2.0 workflow engine. Loads function blocks from DIR_FUNCTION_BLOCKS, "
         "registers them with the engine at URL_BLACKBOARD, and runs the jobs it claims, one at a time.\n\n"
@@ -164,29 +212,6 @@ def _make_run() -> Callable[..., None]:
 
 
 app.command("run", help=_make_run().__doc__)(_make_run())
-
-
-# --- other command groups register themselves here ---------------------------------------------
-
-
-def _register_command_modules() -> None:
-    """Commands owned by other modules (blocks tooling, local engine, health probe)."""
-    from importlib import import_module
-
-    for module_name in COMMAND_MODULES:
-        module = import_module(module_name)
-        module.register(app)
-
-
-#: Modules exposing ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: list[str] = [
-    "neops_worker.devtools",
-    "neops_worker.health",
-    "neops_worker.operator",
-    "neops_worker.demo",
-]
-
-_register_command_modules()
 
 
 def main() -> None:
