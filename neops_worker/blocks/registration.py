@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import inspect
+import json
 import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,16 +121,22 @@ class Registration(BaseModel):
                 found.append(f"{label} is not set and cannot be inferred from FunctionBlock[P, R]")
                 continue
             try:
-                cls.model_json_schema()
+                _json_schema(cls)
             except Exception as exc:
                 found.append(f"{label} {cls.__name__} has no JSON Schema: {type(exc).__name__}: {exc}")
         return found
 
 
 def _schema_without_title(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema()
+    schema: dict[str, Any] = json.loads(_json_schema(model))  # a fresh copy: callers change it
     schema.pop("title", None)
     return schema
+
+
+@functools.cache
+def _json_schema(model: type[BaseModel]) -> str:
+    """A model's JSON Schema, generated once (checked at declaration, sent at registration)."""
+    return json.dumps(model.model_json_schema())
 
 
 BlockClass = TypeVar("BlockClass", bound=type[FunctionBlock[Any, Any]])
