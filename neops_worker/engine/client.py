@@ -6,6 +6,10 @@ other status raises ``EngineRejected`` carrying the engine's message. Retrying i
 decision (``engine.retry``), because whether a call may be repeated depends on the endpoint.
 Every answer that is not itself transient is noted on ``answers``: it wakes the retries waiting
 for the engine to come back.
+
+What is the same for every request is made once: the absolute URLs, the headers (bearer token,
+user agent), the timeout. Each request is built directly and sent through ``engine.exchange``
+(httpx's synchronous transport on threads of its own, or an injected async transport).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import httpx
 from pydantic import ValidationError
 
 from neops_worker.engine.answers import AnswerSignal
+from neops_worker.engine.exchange import Transport, exchange_for
 from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable
 from neops_worker.wire import (
     CONTRACT_LIBRARY,
@@ -38,7 +43,6 @@ from neops_worker.wire import (
 _Answer = TypeVar("_Answer", bound=WireModel)
 
 TRANSIENT_STATUSES = frozenset({408, 429})
-_JSON = {"Content-Type": "application/json"}
 #: Failures that happen before a request reaches the engine: safe to repeat, even for a poll.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)
 
@@ -61,7 +65,7 @@ class EngineClient:
         token: str | None = None,
         verify: ssl.SSLContext | bool = True,
         user_agent: str = "neops-worker",
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         answers: AnswerSignal | None = None,
     ) -> None:
         headers = {"Accept": "application/json", "User-Agent": user_agent}
@@ -70,18 +74,15 @@ class EngineClient:
         self.base_url = base_url.rstrip("/")
         #: Noted on every answer of the engine that is not a transient failure (``engine.retry`` wakes on it).
         self.answers = answers or AnswerSignal()
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=timeout,
-            headers=headers,
-            verify=verify,
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._headers = httpx.Headers(headers)
+        self._json_headers = httpx.Headers({**headers, "Content-Type": "application/json"})
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._urls: dict[str, httpx.URL] = {}
+        self._exchange = exchange_for(self.base_url, verify, transport)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
+        """Close the connection pool (and the threads that use it)."""
+        await self._exchange.aclose()
 
     # --- endpoints -------------------------------------------------------------------------
 
@@ -153,10 +154,7 @@ class EngineClient:
         self, operation: str, method: str, path: str, body: WireModel | None = None
     ) -> httpx.Response:
         try:
-            if body is None:
-                response = await self._http.request(method, path)
-            else:
-                response = await self._http.request(method, path, content=_encode(body), headers=_JSON)
+            response = await self._exchange.send(self._request(method, path, body))
         except _NOT_SENT as exc:
             if _certificate_refused(exc):
                 # A certificate that does not verify is configuration, not an outage: do not retry.
@@ -168,6 +166,16 @@ class EngineClient:
             self.answers.note()  # the engine is there: waiting retries may go now
         _raise_for_status(operation, response)
         return response
+
+    def _request(self, method: str, path: str, body: WireModel | None) -> httpx.Request:
+        """The request, from the URL and headers made once; the body encoded once."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self.base_url + path)
+        if body is None:
+            return httpx.Request(method, url, headers=self._headers, extensions=self._extensions)
+        headers = self._json_headers
+        return httpx.Request(method, url, headers=headers, content=_encode(body), extensions=self._extensions)
 
 
 def _raise_for_status(operation: str, response: httpx.Response) -> None:

@@ -57,37 +57,54 @@ async def call_with_retry(
     """Run ``call`` under ``policy``; the last ``EngineUnavailable`` is raised once the deadline passes.
 
     With ``wake``, a backoff ends as soon as the engine answered since the failed attempt began.
+    The first attempt runs bare: the retry machinery is built only once it has failed.
     """
-    retry = _Retry(policy, what, wake)
-    retrying = AsyncRetrying(
-        retry=retry_if_exception_type(EngineUnavailable),
-        wait=retry.wait,
-        stop=retry.stop,
-        before_sleep=retry.before_sleep,
-        sleep=retry.sleep,
-        reraise=True,
-    )
-
-    async def attempt() -> T:
-        retry.mark()
+    started = time.monotonic()
+    answers_before = wake.count if wake is not None else 0
+    try:
         return await call()
-
-    return await retrying(attempt)
+    except EngineUnavailable as exc:
+        failure = exc
+    return await _Retry(policy, what, wake, started, answers_before).resume(call, failure)
 
 
 class _Retry:
     """The state of one ``call_with_retry``: its deadline, its last wait and the answers seen."""
 
-    def __init__(self, policy: RetryPolicy, what: str, wake: AnswerSignal | None) -> None:
+    def __init__(
+        self, policy: RetryPolicy, what: str, wake: AnswerSignal | None, started: float, answers_before: int
+    ) -> None:
         self.policy = policy
         self.what = what
         self.wake = wake
-        self.started = time.monotonic()
+        self.started = started
         self.jitter = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
         #: The answer count when the last attempt began: only later answers wake its wait.
-        self.answers_before = 0
+        self.answers_before = answers_before
         #: The part of the coming wait that no answer may cut short: the engine's Retry-After.
         self.floor = 0.0
+
+    async def resume(self, call: Callable[[], Awaitable[T]], failure: EngineUnavailable) -> T:
+        """Retry after the first attempt failed with ``failure``: tenacity's attempt 1 replays it."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(EngineUnavailable),
+            wait=self.wait,
+            stop=self.stop,
+            before_sleep=self.before_sleep,
+            sleep=self.sleep,
+            reraise=True,
+        )
+        attempts = 0
+
+        async def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 1:  # the attempt already made: its wait, log line and stop come from it
+                raise failure
+            self.mark()
+            return await call()
+
+        return await retrying(attempt)
 
     def remaining(self) -> float:
         """Seconds left until the deadline."""

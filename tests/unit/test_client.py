@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import http.server
+import threading
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -262,3 +266,126 @@ async def test_a_request_that_got_no_answer_is_not_noted(client: EngineClient) -
         with pytest.raises(EngineUnavailable):
             await client.ping("w")
     assert client.answers.count == 0
+
+
+async def test_an_async_transport_gets_absolute_urls_under_the_base_path_and_the_headers() -> None:
+    """An injected async transport is awaited with the URL under the base path and every fixed header."""
+    seen: list[httpx.Request] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json=WORKER)
+
+    client = EngineClient(f"{BASE}/api/", token="t", user_agent="ua/1", transport=httpx.MockTransport(answer))
+    await client.register_worker(RegisterWorker(version="1"))
+    await client.ping("w1")
+    await client.aclose()
+    register, ping = seen
+    assert [str(register.url), str(ping.url)] == [
+        f"{BASE}/api/workers/register",
+        f"{BASE}/api/workers/w1/ping",
+    ]
+    assert register.headers["Authorization"] == "Bearer t"
+    assert register.headers["User-Agent"] == "ua/1"
+    assert register.headers["Content-Type"] == "application/json"
+    assert "Content-Type" not in ping.headers
+    assert ping.extensions["timeout"]["read"] == 30.0
+
+
+class _ThreadRecordingTransport(httpx.BaseTransport):
+    """A synchronous transport that notes the thread each request arrives on."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer every request 200, noting the current thread."""
+        self.threads.append(threading.current_thread())
+        return httpx.Response(200)
+
+
+async def test_a_synchronous_transport_is_called_off_the_event_loops_thread() -> None:
+    """A sync transport never blocks the loop: each request runs on one of the client's threads."""
+    transport = _ThreadRecordingTransport()
+    client = EngineClient(BASE, transport=transport)
+    await client.ping("w1")
+    await client.ping("w1")
+    await client.aclose()
+    assert len(transport.threads) == 2
+    assert threading.current_thread() not in transport.threads
+
+
+@contextlib.contextmanager
+def _serving(answer: Callable[[str], int]) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 whose status for each POST is ``answer(request path)``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            status = answer(self.path)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("bypassed", [False, True])
+async def test_a_proxy_named_by_the_environment_carries_the_requests(
+    monkeypatch: pytest.MonkeyPatch, bypassed: bool
+) -> None:
+    """HTTP_PROXY is used as httpx.Client would use it, unless NO_PROXY names the engine's host."""
+    seen: list[str] = []
+
+    def answer(path: str) -> int:
+        seen.append(path)
+        return 200
+
+    with _serving(answer) as proxy:
+        for name in ("http_proxy", "all_proxy", "ALL_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1" if bypassed else "")
+        client = EngineClient("http://127.0.0.1:9")  # nothing listens there: a direct request is refused
+        with pytest.raises(EngineUnavailable) if bypassed else contextlib.nullcontext():
+            await client.ping("w1")
+        await client.aclose()
+    assert seen == ([] if bypassed else ["http://127.0.0.1:9/workers/w1/ping"])
+
+
+async def test_a_call_cancelled_in_flight_ends_before_the_next_goes_out() -> None:
+    """A ping cancelled by the shutdown is answered before the unregister leaves (or it would revive us)."""
+    events: list[str] = []
+    pinged, unregistered = threading.Event(), threading.Event()
+
+    def answer(path: str) -> int:
+        if path.endswith("/ping"):
+            pinged.set()
+            unregistered.wait(0.5)  # an unregister sent meanwhile would overtake the ping here
+            events.append("ping answered")
+        else:
+            events.append("unregister arrived")
+            unregistered.set()
+        return 200
+
+    with _serving(answer) as url:
+        client = EngineClient(url)
+        ping = asyncio.ensure_future(client.ping("w1"))
+        await asyncio.to_thread(pinged.wait, 10)
+        ping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await ping
+        await client.unregister("w1")
+        await client.aclose()
+    assert events == ["ping answered", "unregister arrived"]

@@ -1,0 +1,98 @@
+"""The engine client's threads: calls awaited from the loop, one thread per call in flight, no more."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from neops_worker.engine.threads import CallThreads
+
+
+async def test_a_call_returns_its_value_from_another_thread() -> None:
+    """The awaited outcome is the function's value, computed off the event loop's thread."""
+    threads = CallThreads("test-value")
+    try:
+        name = await threads.run(lambda _: threading.current_thread().name, None)
+    finally:
+        threads.close()
+    assert name.startswith("test-value-")
+
+
+async def test_an_exception_reaches_the_awaiting_task() -> None:
+    """What the function raises, the awaiting task raises."""
+    threads = CallThreads("test-error")
+
+    def fail(message: str) -> None:
+        raise ValueError(message)
+
+    try:
+        with pytest.raises(ValueError, match="engine gone"):
+            await threads.run(fail, "engine gone")
+    finally:
+        threads.close()
+
+
+async def test_calls_one_after_another_share_one_thread() -> None:
+    """An idle thread takes the next call: sequential calls start no second thread."""
+    threads = CallThreads("test-reuse")
+    try:
+        idents = [await threads.run(lambda _: threading.get_ident(), None) for _ in range(5)]
+    finally:
+        threads.close()
+    assert len(set(idents)) == 1
+    assert threads.started == 1
+
+
+async def test_calls_at_the_same_time_each_get_a_thread() -> None:
+    """Three calls that can only finish together (a barrier) all run at once: three threads."""
+    threads = CallThreads("test-concurrent")
+    barrier = threading.Barrier(3, timeout=10)  # broken, and the test failed, if they ran one by one
+    try:
+        await asyncio.gather(*(threads.run(lambda _: barrier.wait(), None) for _ in range(3)))
+    finally:
+        threads.close()
+    assert threads.started == 3
+
+
+async def test_a_limit_on_threads_queues_the_rest() -> None:
+    """At the limit, further calls wait for a free thread instead of starting one."""
+    threads = CallThreads("test-limit", most=1)
+    try:
+        results = await asyncio.gather(*(threads.run(lambda n: n * 2, n) for n in range(4)))
+    finally:
+        threads.close()
+    assert results == [0, 2, 4, 6]
+    assert threads.started == 1
+
+
+async def test_the_outcome_of_a_cancelled_call_is_dropped_quietly() -> None:
+    """A call whose awaiting task gave up finishes on its thread; nothing is reported to the loop."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    threads = CallThreads("test-cancel", most=1)  # one thread: the next call's answer comes after the first's
+    release = threading.Event()
+    try:
+        abandoned = threads.run(lambda _: release.wait(10), None)
+        abandoned.cancel()
+        release.set()
+        assert await threads.run(lambda _: "next", None) == "next"
+    finally:
+        threads.close()
+        loop.set_exception_handler(None)
+    assert reported == []
+
+
+async def test_closed_threads_end_and_refuse_calls() -> None:
+    """After ``close`` every thread ends and a new call is refused."""
+    threads = CallThreads("test-close")
+    await asyncio.gather(*(threads.run(lambda _: None, None) for _ in range(2)))
+    threads.close()
+    for thread in [t for t in threading.enumerate() if t.name.startswith("test-close-")]:
+        thread.join(10)
+        assert not thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        threads.run(lambda _: None, None)
