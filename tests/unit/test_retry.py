@@ -34,6 +34,24 @@ async def test_transient_failures_are_retried_until_success(caplog: pytest.LogCa
     assert "Result push of job j failed (result push: HTTP 503: down); retrying in" in caplog.text
 
 
+async def test_the_first_attempt_counts_as_attempt_one(caplog: pytest.LogCaptureFixture) -> None:
+    """The attempt made before any retry machinery exists is attempt 1: the retries log 1, then 2."""
+    attempts = 0
+
+    async def call() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise EngineUnavailable("result push", "HTTP 503: down", 503)
+        return "ok"
+
+    with caplog.at_level(logging.WARNING, logger="neops_worker.retry"):
+        assert await call_with_retry(_fast(5), "x", call) == "ok"
+    logged = [record.__dict__["attempt"] for record in caplog.records if record.name == "neops_worker.retry"]
+    assert logged == [1, 2]
+    assert attempts == 3
+
+
 async def test_permanent_failure_is_not_retried() -> None:
     """A 400 ends the retry at once."""
     attempts = 0
