@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
 from neops_worker.errors import EXIT_USAGE, ConfigurationError
 from neops_worker.settings import Settings, load_settings
+from neops_worker.wire import JobType, RunOn
 
 
 def fail_usage(message: str) -> typer.Exit:
@@ -58,11 +59,9 @@ ContextFileOption = Annotated[
         "--context-file", help="Job context JSON as on the wire: devices, deviceGroups, interfaces."
     ),
 ]
-JobTypeOption = Annotated[
-    Literal["execute", "acquire", "rollback"], typer.Option("--type", help="The job type.")
-]
+JobTypeOption = Annotated[JobType, typer.Option("--type", help="The job type.")]
 RunOnOption = Annotated[
-    Literal["global", "device", "interface", "group", "client"] | None,
+    RunOn | None,
     typer.Option("--run-on", help="Default: the block's registered run-on."),
 ]
 EntityIdOption = Annotated[

@@ -89,10 +89,14 @@ class EngineRejected(EngineError):
     """A permanent answer (a 4xx other than 408 and 429): retrying will not help."""
 
 
+def validation_problems(exc: ValidationError, root: str = "(root)") -> list[str]:
+    """``field: problem`` for each error of a pydantic validation (``root`` names the whole value)."""
+    return [
+        f"{'.'.join(str(part) for part in error['loc']) or root}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    ]
+
+
 def describe_errors(exc: ValidationError) -> str:
     """``field: problem`` for every error of a pydantic validation, the way an operator reads them."""
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "(root)"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+    return "; ".join(validation_problems(exc))

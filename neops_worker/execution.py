@@ -40,11 +40,9 @@ from neops_worker.discovery import DiscoveredBlock
 from neops_worker.errors import describe_errors
 from neops_worker.outcome import JobOutcome, Outcome
 from neops_worker.scrub import add_job_secrets, job_secrets, scrub, secret_values
-from neops_worker.wire import JobDefinition, JobExecutionResult, JobResult, failed_result
+from neops_worker.wire import JOB_TYPES, JobDefinition, JobExecutionResult, JobResult, failed_result
 
 log = logging.getLogger("neops_worker.job")
-
-JOB_TYPES = ("execute", "acquire", "rollback")
 
 
 class JobInputError(Exception):
@@ -210,7 +208,6 @@ class _JobThreads:
     def __init__(self) -> None:
         self._idle: list[queue.SimpleQueue[Callable[[], None]]] = []
         self._lock = threading.Lock()
-        self._started = 0
 
     def submit(self, call: Callable[[], None], name: str) -> None:
         """Run ``call`` on an idle thread, or on a new one."""
@@ -218,7 +215,6 @@ class _JobThreads:
             inbox = self._idle.pop() if self._idle else None
         if inbox is None:
             inbox = queue.SimpleQueue()
-            self._started += 1
             thread = threading.Thread(target=self._serve, args=(inbox,), name=name, daemon=True)
             thread.start()
         inbox.put(partial(self._named, call, name))

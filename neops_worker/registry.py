@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from neops_worker.discovery import DiscoveredBlock, DiscoveryReport
 from neops_worker.errors import DiscoveryError
 from neops_worker.wire import RegisterFunctionBlock, Versionable, parse_fb_id
 
 BlockKey = tuple[str, str, tuple[int, int, int]]
+
+
+def find_blocks(reference: str, blocks: Iterable[DiscoveredBlock]) -> list[DiscoveredBlock]:
+    """The blocks ``reference`` names: a full id (versions compared as numbers), ``package/name``, a name."""
+    blocks = list(blocks)
+    parts = parse_fb_id(reference)
+    if parts is not None:
+        exact = [b for b in blocks if block_key(b) == parts]
+        if exact:
+            return exact
+    return [b for b in blocks if reference in (b.registration.name, _package_name(b))]
+
+
+def block_key(block: DiscoveredBlock) -> BlockKey:
+    """A block's identity as parsed ids compare: package, name and the version as numbers."""
+    reg = block.registration
+    return reg.package, reg.name, reg.version
+
+
+def _package_name(block: DiscoveredBlock) -> str:
+    return f"{block.registration.package}/{block.registration.name}"
 
 
 def duplicate_problems(blocks: list[DiscoveredBlock]) -> list[str]:
@@ -32,9 +53,7 @@ class Registry:
         if problems:
             raise DiscoveryError(problems)
         self._blocks = list(blocks)
-        self._by_key: dict[BlockKey, DiscoveredBlock] = {
-            (b.registration.package, b.registration.name, b.registration.version): b for b in blocks
-        }
+        self._by_key: dict[BlockKey, DiscoveredBlock] = {block_key(b): b for b in blocks}
         self._identities = [
             Versionable(
                 package=b.registration.package,
@@ -67,15 +86,8 @@ class Registry:
         return self._by_key.get(parts) if parts else None
 
     def find(self, reference: str) -> list[DiscoveredBlock]:
-        """Blocks matching a full id, ``package/name`` or a bare name (for operator commands)."""
-        exact = self.get(reference)
-        if exact is not None:
-            return [exact]
-        return [
-            b
-            for b in self._blocks
-            if reference in (b.registration.name, f"{b.registration.package}/{b.registration.name}")
-        ]
+        """Blocks matching a full id, ``package/name`` or a bare name (see ``find_blocks``)."""
+        return find_blocks(reference, self._blocks)
 
     def identities(self) -> list[Versionable]:
         """The ``functionBlockIds`` of a poll."""

@@ -38,7 +38,7 @@ from neops_worker.discovery import DiscoveredBlock, discover
 from neops_worker.execution import execute_job, run_coroutine
 from neops_worker.jobinput import job_definition, normalize_context
 from neops_worker.outcome import JobOutcome
-from neops_worker.registry import Registry
+from neops_worker.registry import Registry, find_blocks
 from neops_worker.wire import JobDefinition
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ class BlockRunner:
 
     def _candidates(self, reference: str) -> list[DiscoveredBlock]:
         if not self.directories:
-            return _find(reference, imported_blocks())
+            return _distinct(find_blocks(reference, imported_blocks()))
         if self._registry is None:
             report = discover([Path(d) for d in self.directories])
             if report.problems:
@@ -246,19 +246,13 @@ def _subclasses(cls: type[Any]) -> Iterator[type[Any]]:
         yield from _subclasses(sub)
 
 
-def _find(reference: str, blocks: list[DiscoveredBlock]) -> list[DiscoveredBlock]:
+def _distinct(blocks: list[DiscoveredBlock]) -> list[DiscoveredBlock]:
     # One declaration imported under two module names (a directory discovered at two levels)
     # is two classes but one block.
     found: dict[tuple[str, str, int | None], DiscoveredBlock] = {}
     for block in blocks:
-        if reference in (block.fb_id, *_short_names(block)):
-            found.setdefault((block.fb_id, str(block.file.resolve()), block.line), block)
+        found.setdefault((block.fb_id, str(block.file.resolve()), block.line), block)
     return list(found.values())
-
-
-def _short_names(block: DiscoveredBlock) -> tuple[str, str]:
-    reg = block.registration
-    return reg.name, f"{reg.package}/{reg.name}"
 
 
 def _only(reference: str, found: list[DiscoveredBlock]) -> DiscoveredBlock:

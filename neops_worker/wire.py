@@ -9,7 +9,7 @@ fields and treat ``null`` like absent, because newer engines add fields. The JSO
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_camel
 CONTRACT_LIBRARY = "neops_workflow_engine_client"
 CONTRACT_VERSION = "0.42.1"
 
-JobType = Literal["acquire", "execute", "rollback"]
+JobType = Literal["execute", "acquire", "rollback"]
 RunOn = Literal["global", "device", "interface", "group", "client"]
 FbType = Literal["configure", "facts", "check", "execute", "none"]
 ResultStatus = Literal["success", "failed"]
@@ -26,6 +26,11 @@ EntityKind = Literal["global", "device", "interface", "group", "client"]
 WorkerState = Literal["online", "unreachable", "offline"]
 JobStatus = Literal["pending", "polled", "pushed"]
 JobResultStatus = Literal["success", "success-ack", "failed", "failed-ack"]
+
+#: The values of the literals above, for checks and messages at run time.
+JOB_TYPES: tuple[JobType, ...] = get_args(JobType)
+RUN_ON_VALUES: tuple[RunOn, ...] = get_args(RunOn)
+FB_TYPE_VALUES: tuple[FbType, ...] = get_args(FbType)
 
 #: ``package/name:major.minor.patch`` as client 0.42.1 checks it (no ``/``, ``:`` or ``-`` in the parts).
 FB_ID_PATTERN = re.compile(r"^([^\/:-]+)\/([^\/:-]+):(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
@@ -58,7 +63,14 @@ class Versionable(WireModel):
     @property
     def fb_id(self) -> str:
         """The string form ``package/name:major.minor.patch``."""
-        return f"{self.package}/{self.name}:{self.major_version}.{self.minor_version}.{self.patch_version}"
+        version = (self.major_version, self.minor_version, self.patch_version)
+        return format_fb_id(self.package, self.name, version)
+
+
+def format_fb_id(package: str, name: str, version: tuple[int, int, int]) -> str:
+    """The string id ``package/name:major.minor.patch`` jobs carry."""
+    major, minor, patch = version
+    return f"{package}/{name}:{major}.{minor}.{patch}"
 
 
 def parse_fb_id(fb_id: str) -> tuple[str, str, tuple[int, int, int]] | None:
@@ -68,6 +80,14 @@ def parse_fb_id(fb_id: str) -> tuple[str, str, tuple[int, int, int]] | None:
         return None
     package, name, major, minor, patch = match.groups()
     return package, name, (int(major), int(minor or 0), int(patch or 0))
+
+
+def canonical_fb_id(value: str) -> str:
+    """``package/name:1.2`` as the engine resolves it, ``package/name:1.2.0``; ValueError if malformed."""
+    parts = parse_fb_id(value)
+    if parts is None:
+        raise ValueError("must look like package/name:major.minor.patch (no '/', ':' or '-' in the parts)")
+    return format_fb_id(*parts)
 
 
 # --- worker registration, heartbeat --------------------------------------------------------

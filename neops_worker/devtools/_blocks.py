@@ -10,7 +10,7 @@ from typing import Any
 from neops_worker.blocks.base import FunctionBlock
 from neops_worker.discovery import DiscoveredBlock, DiscoveryProblem, DiscoveryReport, discover
 from neops_worker.errors import ConfigurationError
-from neops_worker.registry import Registry, registration_body
+from neops_worker.registry import find_blocks, registration_body
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def load_blocks(directories: list[str]) -> LoadedBlocks:
 
 def find_block(loaded: LoadedBlocks, reference: str) -> DiscoveredBlock:
     """The one block ``reference`` names (full id, ``package/name`` or name); else a usage error."""
-    found = Registry(loaded.blocks).find(reference)
+    found = find_blocks(reference, loaded.blocks)
     if not found:
         raise ConfigurationError(_unknown_message(loaded, reference))
     if len(found) > 1:

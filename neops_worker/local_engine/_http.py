@@ -10,10 +10,12 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails, to_json
+from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+
+from neops_worker.errors import validation_problems
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -54,19 +56,15 @@ async def parse_body(request: Request, model: type[Model]) -> Model:
     try:
         return model.model_validate_json(raw or b"{}", strict=True, by_name=False)
     except ValidationError as exc:
-        raise ApiError(400, _messages(exc.errors(include_url=False))) from None
+        raise ApiError(400, _messages(exc)) from None
 
 
-def _messages(errors: list[ErrorDetails]) -> str | list[str]:
+def _messages(exc: ValidationError) -> str | list[str]:
+    """One message per field, its path in camelCase (``functionBlockIds.0.package``, ``body`` for all)."""
+    errors = exc.errors(include_url=False)
     if len(errors) == 1 and errors[0]["type"] == "json_invalid":
         return f"Malformed JSON body: {errors[0]['msg']}"
-    return [f"{_field(error)}: {error['msg']}" for error in errors]
-
-
-def _field(error: ErrorDetails) -> str:
-    """The field's path in camelCase (``functionBlockIds.0.package``), ``body`` for the body itself."""
-    parts = [str(part) for part in error["loc"]]
-    return ".".join(parts) if parts else "body"
+    return validation_problems(exc, root="body")
 
 
 def query_flag(request: Request, name: str) -> bool:

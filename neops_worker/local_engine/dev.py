@@ -20,8 +20,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from neops_worker.local_engine._http import ApiError, json_response, parse_body, query_choice
-from neops_worker.local_engine.models import JOB_STATUSES, NewJob, NewJobCreated, canonical_fb_id
+from neops_worker.local_engine.models import JOB_STATUSES, NewJob, NewJobCreated
 from neops_worker.local_engine.store import EngineStore
+from neops_worker.wire import canonical_fb_id
 
 #: Every development route lives under this prefix, apart from the contract's paths.
 DEV_PREFIX = "/_dev"

@@ -25,7 +25,7 @@ from neops_worker.wire import (
     RunOn,
     WireModel,
     WorkerState,
-    parse_fb_id,
+    canonical_fb_id,
 )
 
 #: The values of ``JobShowResultDto.status``, accepted by the ``status`` query filters.
@@ -33,15 +33,6 @@ JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 
 #: ``stepLabel`` as client 0.42.1 checks it (Python ``re``: pydantic's own engine lacks lookaheads).
 STEP_LABEL_PATTERN = re.compile(r"^(?!parameters$)(?!context$)(?!steps$)\w+$")
-
-
-def canonical_fb_id(value: str) -> str:
-    """``package/name:1.2`` as the engine resolves it, ``package/name:1.2.0``; ValueError if malformed."""
-    parts = parse_fb_id(value)
-    if parts is None:
-        raise ValueError("must look like package/name:major.minor.patch (no '/', ':' or '-' in the parts)")
-    package, name, (major, minor, patch) = parts
-    return f"{package}/{name}:{major}.{minor}.{patch}"
 
 
 # --- contract DTOs as the engine sends or accepts them -----------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from neops_worker.health import listener_url
 from neops_worker.local_engine._deps import ENGINE_DEPS_HINT, EngineDependencyError
 from neops_worker.local_engine.options import EngineOptions, default_db_path
 from neops_worker.local_engine.store import Clock, EngineStore
@@ -53,11 +54,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def url_of(sock: socket.socket) -> str:
     """The base URL a client on this machine uses to reach the socket."""
     host, port = sock.getsockname()[:2]
-    if host in ("0.0.0.0", ""):  # noqa: S104 - only reading which address was bound
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return listener_url(host, port)
 
 
 def build_server(

@@ -10,10 +10,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from neops_worker.errors import ConfigurationError
+from neops_worker.errors import ConfigurationError, describe_errors
 from neops_worker.jobinput import default_entity_id, load_context, parse_params
-from neops_worker.local_engine.models import DevFunctionBlock, DevJobDetail, NewJob, canonical_fb_id
+from neops_worker.local_engine.models import DevFunctionBlock, DevJobDetail, NewJob
 from neops_worker.operator._client import DevClient
+from neops_worker.wire import canonical_fb_id
 
 #: First and longest pause between two looks at a job that has no result yet (seconds).
 WAIT_FIRST_S = 0.05
@@ -83,8 +84,7 @@ def build_job(block: ResolvedBlock, given: JobInput) -> NewJob:
     try:
         return NewJob.model_validate(fields)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"invalid job: {problems}") from None
+        raise ConfigurationError(f"invalid job: {describe_errors(exc)}") from None
 
 
 def wait_for_result(
