@@ -9,7 +9,8 @@ or ``testing``, files named ``test_*.py``, and ``conftest.py``. The report names
 and directories it skipped (``skipped``), so that a block in one of them does not go unnoticed.
 
 A module that declares an invalid block counts as broken, as if the decorator had raised; every
-invalid block in it is reported, each with its reasons and line, not only the first.
+invalid block in it is reported, each with its reasons and line, not only the first: the module is
+imported with its own declarations unchecked, and discovery checks each block it then finds.
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ from neops_worker.blocks.base import FunctionBlock
 from neops_worker.blocks.registration import (
     FunctionBlockDefinitionError,
     Registration,
-    collect_definition_errors,
+    definition_error,
+    unchecked_declarations,
 )
+from neops_worker.errors import validation_problems
+
+BlockClass = type[FunctionBlock[Any, Any]]
 
 #: Directories of tests: skipped, and named in the report.
 TEST_DIRS = frozenset({"test", "tests", "testing"})
@@ -178,21 +183,61 @@ def _root_of(module: types.ModuleType) -> Path | None:
 
 
 def _load(module_name: str, file: Path, report: DiscoveryReport) -> None:
-    with collect_definition_errors(file) as invalid:
+    with unchecked_declarations(module_name):
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:
-            report.problems.extend(_definition_problem(file, error) for error in invalid)
+            declared = _declared_in(_namespace_at(file, exc), module_name)
+            report.problems.extend(_invalid(declared, file))
             report.problems.append(_import_problem(file, exc))
             return
+    declared = _declared_in(vars(module), module_name)
+    invalid = _invalid(declared, file)
     if invalid:
         # A module declaring an invalid block is broken as a whole, exactly as when the decorator
         # raised at its first invalid block; only now every invalid block of it is reported.
         _forget(module_name)
-        report.problems.extend(_definition_problem(file, error) for error in invalid)
+        report.problems.extend(invalid)
         return
     report.modules += 1
-    report.blocks.extend(_blocks_in(module, file))
+    report.blocks.extend(_discovered(cls, module_name, file) for cls in declared)
+
+
+def _declared_in(namespace: dict[str, Any], module_name: str) -> list[BlockClass]:
+    """The block classes a module's namespace declares itself (not those it imported), in order."""
+    return [
+        value
+        for value in namespace.values()
+        if inspect.isclass(value)
+        and value.__module__ == module_name
+        and "registration" in value.__dict__
+        and issubclass(value, FunctionBlock)
+    ]
+
+
+def _invalid(declared: list[BlockClass], file: Path) -> list[DiscoveryProblem]:
+    """A problem per invalid declaration; those classes lose the registration they were given."""
+    problems = []
+    for cls in declared:
+        error = definition_error(cls)
+        if error is not None:
+            del cls.registration  # an invalid block is never served, as when the decorator raised
+            problems.append(_definition_problem(file, error))
+    return problems
+
+
+def _namespace_at(file: Path, exc: BaseException) -> dict[str, Any]:
+    """What ``file`` had defined when its import failed: the globals of its top-level frame."""
+    for frame, _line in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_name == "<module>" and Path(frame.f_code.co_filename) == file:
+            return frame.f_globals
+    return {}
+
+
+def _discovered(cls: BlockClass, module_name: str, file: Path) -> DiscoveredBlock:
+    registration: Registration = cls.__dict__["registration"]
+    line = registration.source[1] if registration.source else None
+    return DiscoveredBlock(cls, registration, module_name, file, line)
 
 
 def _forget(module_name: str) -> None:
@@ -230,8 +275,7 @@ def _reasons(exc: BaseException) -> tuple[str, ...]:
     if isinstance(exc, FunctionBlockDefinitionError):
         return tuple(exc.problems)
     if isinstance(exc, ValidationError):
-        errors = exc.errors(include_url=False)
-        return tuple(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors)
+        return tuple(validation_problems(exc))
     return ()
 
 
@@ -239,18 +283,3 @@ def _line_in(file: Path, exc: BaseException) -> int | None:
     """The line of ``file`` the exception's traceback last passed through."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == file]
     return frames[-1].lineno if frames else None
-
-
-def _blocks_in(module: types.ModuleType, file: Path) -> list[DiscoveredBlock]:
-    found = []
-    for value in vars(module).values():
-        if (
-            inspect.isclass(value)
-            and value.__module__ == module.__name__
-            and "registration" in value.__dict__
-            and issubclass(value, FunctionBlock)
-        ):
-            registration: Registration = value.__dict__["registration"]
-            line = registration.source[1] if registration.source else None
-            found.append(DiscoveredBlock(value, registration, module.__name__, file, line))
-    return found

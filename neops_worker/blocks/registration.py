@@ -7,18 +7,22 @@ import contextvars
 import functools
 import inspect
 import json
-import typing
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from neops_worker.blocks.base import FunctionBlock, FunctionBlockParams, FunctionBlockResultData
-from neops_worker.wire import FB_PART_PATTERN, FbType, RunOn
+from neops_worker.wire import FB_PART_PATTERN, FB_TYPE_VALUES, RUN_ON_VALUES, FbType, RunOn, format_fb_id
 
-RUN_ON_VALUES: tuple[str, ...] = typing.get_args(RunOn)
-FB_TYPE_VALUES: tuple[str, ...] = typing.get_args(FbType)
+if TYPE_CHECKING:
+    # A type checker holds a declaration to the engine's values (``run_on="devise"`` is an error);
+    # at run time any text is accepted, so that ``problems()`` names a bad value beside the others.
+    _RunOnText: TypeAlias = RunOn
+    _FbTypeText: TypeAlias = FbType
+else:
+    _RunOnText = str
+    _FbTypeText = str
 
 
 class FunctionBlockDefinitionError(ValueError):
@@ -31,32 +35,25 @@ class FunctionBlockDefinitionError(ValueError):
         super().__init__(f"{where}: " + "; ".join(problems))
 
 
-#: Set while discovery imports one file: that file's invalid blocks are collected, not raised.
-_collecting: contextvars.ContextVar[tuple[Path, list[FunctionBlockDefinitionError]] | None] = (
-    contextvars.ContextVar("neops_worker_collecting_definition_errors", default=None)
+#: The module whose declarations are attached unchecked, while its importer means to check them.
+_unchecked_module: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "neops_worker_unchecked_module", default=None
 )
 
 
 @contextlib.contextmanager
-def collect_definition_errors(file: Path) -> Iterator[list[FunctionBlockDefinitionError]]:
-    """Collect the definition errors of blocks declared in ``file`` instead of raising the first.
+def unchecked_declarations(module: str) -> Iterator[None]:
+    """Let the blocks declared in ``module`` be attached unchecked while it is imported.
 
-    Lets discovery report every invalid block of a module in one run. Blocks declared in other
-    files (imported from ``file``) still raise, so their importer fails as it always did.
+    The importer (discovery) then checks each of them with ``definition_error`` and so reports every
+    invalid block, not only the first. Blocks of other modules, imported from ``module``, are still
+    checked when declared, so their importer fails as it always would.
     """
-    errors: list[FunctionBlockDefinitionError] = []
-    token = _collecting.set((file.resolve(), errors))
+    token = _unchecked_module.set(module)
     try:
-        yield errors
+        yield
     finally:
-        _collecting.reset(token)
-
-
-def _raise_or_collect(error: FunctionBlockDefinitionError) -> None:
-    collecting = _collecting.get()
-    if collecting is None or error.source is None or Path(error.source[0]).resolve() != collecting[0]:
-        raise error
-    collecting[1].append(error)
+        _unchecked_module.reset(token)
 
 
 class Registration(BaseModel):
@@ -67,8 +64,9 @@ class Registration(BaseModel):
     name: str
     description: str
     package: str
-    run_on: str = "global"
-    fb_type: str = "execute"
+    # strict: the pydantic mypy plugin then types these arguments (the values are checked by problems()).
+    run_on: _RunOnText = Field(default="global", strict=True)
+    fb_type: _FbTypeText = Field(default="execute", strict=True)
     param_cls: type[BaseModel] | None = None
     result_cls: type[BaseModel] | None = None
     version: tuple[int, int, int] = (1, 0, 0)
@@ -83,8 +81,7 @@ class Registration(BaseModel):
     @property
     def fb_id(self) -> str:
         """The string id ``package/name:major.minor.patch`` jobs carry."""
-        major, minor, patch = self.version
-        return f"{self.package}/{self.name}:{major}.{minor}.{patch}"
+        return format_fb_id(self.package, self.name, self.version)
 
     def parameter_json_schema(self) -> dict[str, Any]:
         """The JSON Schema of the job parameters, as sent at registration (no top-level title)."""
@@ -158,10 +155,9 @@ def register_function_block(registration: Registration) -> Callable[[BlockClass]
     """Class decorator: attach ``registration`` to a ``FunctionBlock`` subclass, checked at once."""
 
     def decorate(cls: BlockClass) -> BlockClass:
-        where = f"{cls.__module__}.{cls.__qualname__}"
         if not (isinstance(cls, type) and issubclass(cls, FunctionBlock)):
             raise FunctionBlockDefinitionError(
-                where, ["@register_function_block decorates FunctionBlock classes"]
+                _qualified(cls), ["@register_function_block decorates FunctionBlock classes"]
             )
         param_cls, result_cls = infer_models(cls)
         complete = registration.model_copy(
@@ -171,16 +167,32 @@ def register_function_block(registration: Registration) -> Callable[[BlockClass]
                 "source": _source_of(cls),
             }
         )
-        problems = complete.problems() + _unimplemented(cls)
-        if problems:
-            _raise_or_collect(
-                FunctionBlockDefinitionError(f"{where} ({complete.fb_id})", problems, complete.source)
-            )
-            return cls
+        if _unchecked_module.get() != cls.__module__:
+            error = _definition_error(cls, complete)
+            if error is not None:
+                raise error
         cls.registration = complete
         return cls
 
     return decorate
+
+
+def definition_error(cls: type[FunctionBlock[Any, Any]]) -> FunctionBlockDefinitionError | None:
+    """What is wrong with a block class's declaration, every reason at once; None when it is valid."""
+    return _definition_error(cls, cls.__dict__["registration"])
+
+
+def _definition_error(cls: type, registration: Registration) -> FunctionBlockDefinitionError | None:
+    problems = registration.problems() + _unimplemented(cls)
+    if not problems:
+        return None
+    return FunctionBlockDefinitionError(
+        f"{_qualified(cls)} ({registration.fb_id})", problems, registration.source
+    )
+
+
+def _qualified(cls: Any) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _unimplemented(cls: type) -> list[str]:
