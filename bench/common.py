@@ -13,7 +13,6 @@ import os
 import platform
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,28 +22,32 @@ from typing import Any
 
 import httpx
 
+from neops_worker.local_engine import process as child
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_BLOCKS = ROOT / "bench" / "blocks"
 EXAMPLES = ROOT / "function_blocks"
-WORKER = str(Path(sys.executable).parent / "neops_worker")
+#: A benchmarked worker inherits only these variables (and none of the user's worker settings).
+INHERITED = child.BASIC_VARIABLES | {"VIRTUAL_ENV"}
 NOOP = "bench.neops/noop:1.0.0"
 SLEEP = "fb.examples.neops/sleep:1.0.0"
 
 
+def worker_settings(url: str, blocks: Path, **extra: Any) -> dict[str, Any]:
+    """The settings of a benchmarked worker process; ``extra`` adds or overrides some."""
+    return {
+        "URL_BLACKBOARD": url,
+        "DIR_FUNCTION_BLOCKS": str(blocks),
+        "LOG_LEVEL": "WARNING",
+        "POLL_INTERVAL": "1",
+        "HEARTBEAT_INTERVAL": "5",
+        **extra,
+    }
+
+
 def worker_env(url: str, blocks: Path, **extra: Any) -> dict[str, str]:
     """The environment of a benchmarked worker process."""
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV")}
-    env.update(
-        {
-            "URL_BLACKBOARD": url,
-            "DIR_FUNCTION_BLOCKS": str(blocks),
-            "LOG_LEVEL": "WARNING",
-            "POLL_INTERVAL": "1",
-            "HEARTBEAT_INTERVAL": "5",
-        }
-    )
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+    return child.worker_env(worker_settings(url, blocks, **extra), keep=INHERITED.__contains__)
 
 
 class WorkerRun:
@@ -52,13 +55,12 @@ class WorkerRun:
 
     def __init__(self, url: str, blocks: Path, cwd: str | Path, **extra: Any) -> None:
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [WORKER],
-            env=worker_env(url, blocks, **extra),
-            cwd=cwd,
+        self.process = child.start_worker(
+            worker_settings(url, blocks, **extra),
+            cwd,
+            keep=INHERITED.__contains__,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            text=True,
         )
         self.lines: list[tuple[float, str]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -39,9 +38,9 @@ from neops_worker.cli_support import fail_usage
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, EngineError
 from neops_worker.local_engine import EngineOptions, require_engine_deps
 from neops_worker.local_engine.models import DevJob, DevJobDetail, NewJob
+from neops_worker.local_engine.process import start_worker
 from neops_worker.operator._client import DevClient
 from neops_worker.operator._render import db_update_count, job_state, seconds, state_text
-from neops_worker.settings import Settings
 
 #: How long the slow sample job sleeps: long enough to send SIGTERM while it runs.
 SLOW_SECONDS = 3.0
@@ -122,27 +121,19 @@ def find_blocks_dir(given: Path | None) -> Path:
     )
 
 
-def worker_command() -> list[str]:
-    """The ``neops_worker`` console script beside this interpreter, else ``python -m neops_worker``."""
-    script = Path(sys.executable).parent / "neops_worker"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "neops_worker"]
-
-
-def worker_env(url: str, blocks: Path) -> dict[str, str]:
-    """This environment without any worker setting of the user's, plus the demo worker's settings."""
-    env = {key: value for key, value in os.environ.items() if key.lower() not in Settings.model_fields}
-    env.update(
-        URL_BLACKBOARD=url,
-        DIR_FUNCTION_BLOCKS=str(blocks),
-        WORKER_NAME=WORKER_NAME,
-        LOG_FORMAT="json",
-        LOG_LEVEL="INFO",
-        HEARTBEAT_INTERVAL=str(HEARTBEAT_S),
-        POLL_INTERVAL="0.5",
-        POLL_MIN_INTERVAL="0.05",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+def worker_settings(url: str, blocks: Path) -> dict[str, str]:
+    """The demo worker's settings (the user's own are not inherited: see ``start_worker``)."""
+    return {
+        "URL_BLACKBOARD": url,
+        "DIR_FUNCTION_BLOCKS": str(blocks),
+        "WORKER_NAME": WORKER_NAME,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "HEARTBEAT_INTERVAL": str(HEARTBEAT_S),
+        "POLL_INTERVAL": "0.5",
+        "POLL_MIN_INTERVAL": "0.05",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 # --- the worker process -------------------------------------------------------------------------
@@ -151,33 +142,26 @@ def worker_env(url: str, blocks: Path) -> dict[str, str]:
 class DemoWorker:
     """The real worker as a child process; its JSON log lines are collected for display."""
 
-    def __init__(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
-        self._command = command
-        self._env = env
+    def __init__(self, settings: dict[str, str], cwd: Path) -> None:
+        self._settings = settings
         self._cwd = cwd
         self._process: subprocess.Popen[str] | None = None
+        self._reader = threading.Thread(target=self._read, name="demo-worker-log", daemon=True)
         self._lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
 
     def start(self) -> int:
         """Start the process; its pid."""
-        self._process = subprocess.Popen(
-            self._command,
-            cwd=self._cwd,
-            env=self._env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._read, name="demo-worker-log", daemon=True).start()
+        self._process = start_worker(self._settings, self._cwd, stdin=subprocess.DEVNULL)
+        self._reader.start()
         return self._process.pid
 
     def _read(self) -> None:
         assert self._process is not None
         assert self._process.stdout is not None
-        for line in self._process.stdout:
-            self._lines.put(_parse_log_line(line))
+        with self._process.stdout:  # closed at EOF: the worker is gone
+            for line in self._process.stdout:
+                self._lines.put(_parse_log_line(line))
 
     def new_records(self) -> list[dict[str, Any]]:
         """Log records that arrived since the last call."""
@@ -204,6 +188,8 @@ class DemoWorker:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait(10)
+        if self._reader.is_alive():
+            self._reader.join(5)
 
 
 def _parse_log_line(line: str) -> dict[str, Any]:
@@ -407,7 +393,7 @@ def _drive(demo: Demo, console: Console) -> int:
 @contextlib.contextmanager
 def _running_worker(url: str, blocks: Path, cwd: Path, progress: Progress) -> Iterator[DemoWorker]:
     """The demo worker, started; killed on the way out if it still runs (a failure, Ctrl-C)."""
-    worker = DemoWorker(worker_command(), worker_env(url, blocks), cwd)
+    worker = DemoWorker(worker_settings(url, blocks), cwd)
     pid = worker.start()
     progress.line("worker", f"started {WORKER_NAME} (pid {pid}) on {blocks}")
     try:

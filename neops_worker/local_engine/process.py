@@ -1,7 +1,7 @@
-"""The local engine as a child process, for tests that kill, terminate and restart it.
+"""Child processes for development and tests: the local engine (killed, terminated, restarted) and the worker.
 
-Standard library only: this module works without the ``engine`` dependency group in the test process
-(the child needs it, of course).
+No ``engine`` dependency group is needed in the parent: this module works without it (the engine's
+child needs it, of course).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
 from neops_worker.local_engine.options import EngineOptions
+from neops_worker.settings import Settings
 
 #: The line ``python -m neops_worker.local_engine`` prints on stdout once it listens.
 READY_PATTERN = re.compile(r"listening on (http://\S+)")
@@ -138,6 +139,58 @@ class EngineProcess:
 
     def __exit__(self, *_exc: object) -> None:
         self.terminate()
+
+
+# --- the worker ---------------------------------------------------------------------------------
+
+#: What a worker child needs of this environment when it should inherit as little as possible.
+BASIC_VARIABLES = frozenset({"PATH", "HOME", "LANG", "TMPDIR"})
+
+
+def worker_command() -> list[str]:
+    """The ``neops_worker`` console script beside this interpreter, else ``python -m neops_worker``."""
+    script = Path(sys.executable).parent / "neops_worker"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "neops_worker"]
+
+
+def worker_env(settings: Mapping[str, object], keep: Callable[[str], bool] | None = None) -> dict[str, str]:
+    """This environment without any worker setting of the user's, plus ``settings`` (names upper-cased).
+
+    ``keep`` narrows what is inherited further (by variable name); by default everything else is.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name.lower() not in Settings.model_fields and (keep is None or keep(name))
+    }
+    env.update({name.upper(): str(value) for name, value in settings.items()})
+    return env
+
+
+def start_worker(
+    settings: Mapping[str, object],
+    cwd: str | Path,
+    *,
+    keep: Callable[[str], bool] | None = None,
+    stdin: int | None = None,
+    stdout: int | None = subprocess.PIPE,
+    stderr: int | None = subprocess.STDOUT,
+    own_group: bool = False,
+) -> subprocess.Popen[str]:
+    """The real worker as a child process (text output), in the environment ``worker_env`` gives."""
+    return subprocess.Popen(
+        worker_command(),
+        cwd=cwd,
+        env=worker_env(settings, keep),
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+        start_new_session=own_group,  # a process group of its own, as a terminal gives it
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------------
 
 
 def _child_env() -> dict[str, str]:

@@ -7,10 +7,7 @@ is always the real ``neops_worker`` console script in a subprocess, stopped with
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,10 +18,11 @@ from typing import Any
 import httpx
 
 from neops_worker.local_engine.models import NewJob
+from neops_worker.local_engine.process import BASIC_VARIABLES, start_worker, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "function_blocks"
-WORKER_COMMAND = [str(Path(sys.executable).parent / "neops_worker")]
+WORKER_COMMAND = worker_command()
 
 ASGIScope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -104,33 +102,19 @@ class WorkerProcess:
     """The real worker console script as a child process, with its output collected."""
 
     def __init__(self, url: str, cwd: Path, *, own_group: bool = False, **settings: Any) -> None:
-        env = {
-            k: v for k, v in os.environ.items() if not k.isupper() or k in ("PATH", "HOME", "LANG", "TMPDIR")
+        defaults = {
+            "URL_BLACKBOARD": url,
+            "DIR_FUNCTION_BLOCKS": str(EXAMPLES),
+            "LOG_LEVEL": "INFO",
+            "HEARTBEAT_INTERVAL": "1",
+            "POLL_INTERVAL": "0.5",
+            "POLL_MIN_INTERVAL": "0.05",
+            "STARTUP_RETRY_TIMEOUT": "20",
+            "RESULT_PUSH_TIMEOUT": "30",
+            "PYTHONUNBUFFERED": "1",
         }
-        env.update(
-            {
-                "URL_BLACKBOARD": url,
-                "DIR_FUNCTION_BLOCKS": str(EXAMPLES),
-                "LOG_LEVEL": "INFO",
-                "HEARTBEAT_INTERVAL": "1",
-                "POLL_INTERVAL": "0.5",
-                "POLL_MIN_INTERVAL": "0.05",
-                "STARTUP_RETRY_TIMEOUT": "20",
-                "RESULT_PUSH_TIMEOUT": "30",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        env.update({k.upper(): str(v) for k, v in settings.items()})
         self.output: list[str] = []
-        self.process = subprocess.Popen(
-            WORKER_COMMAND,
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=own_group,  # a process group of its own, as a terminal gives it
-        )
+        self.process = start_worker({**defaults, **settings}, cwd, keep=_inherited, own_group=own_group)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -163,6 +147,11 @@ class WorkerProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+
+def _inherited(name: str) -> bool:
+    """What the tests' worker inherits: lower-case variables and the basic ones, no machine configuration."""
+    return not name.isupper() or name in BASIC_VARIABLES
 
 
 def wait_until(
