@@ -3,9 +3,11 @@
 A synchronous HTTP request costs far less CPU than the same request through the async stack, but it
 blocks. ``CallThreads`` runs it on an idle thread, starting one only when every thread is busy, so
 there are as many threads as calls ever ran at once (the poll or the push, the heartbeat, the
-registrations of start-up) and the event loop never waits. The hand-over is a queue put one way
-and ``call_soon_threadsafe`` the other: no ``concurrent.futures`` future to chain, no executor
-bookkeeping. The threads are daemons: a request hanging in one never holds up the exit.
+registrations of start-up: the callers bound that number) and the event loop never waits. The
+thread that went idle last takes the next call, so calls made one after another keep to one warm
+thread while the others sleep. The hand-over is a queue put one way and ``call_soon_threadsafe``
+the other: no ``concurrent.futures`` future to chain, no executor bookkeeping. The threads are
+daemons: a request hanging in one never holds up the exit.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from typing import Any, Generic, TypeVar
 A = TypeVar("A")
 R = TypeVar("R")
 
-#: A limit on threads, far above the calls the worker makes at once; beyond it calls queue up.
-MOST_THREADS = 64
 _numbers = itertools.count(1)
 
 
@@ -56,22 +56,25 @@ class _Call(Generic[A, R]):
             self.loop.call_soon_threadsafe(_settle, self.future, *outcome)
 
 
-class CallThreads:
-    """A pool of daemon threads that grows to the number of calls in flight."""
+#: Where a thread waits for its next call (``None``: end).
+_Inbox = queue.SimpleQueue[_Call[Any, Any] | None]
 
-    def __init__(self, name: str, most: int = MOST_THREADS) -> None:
+
+class CallThreads:
+    """Daemon threads for blocking calls, as many as calls were ever in flight at once."""
+
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.most = most
-        self._calls: queue.SimpleQueue[_Call[Any, Any] | None] = queue.SimpleQueue()
-        #: Released by a thread each time it finishes a call; a new call takes one before starting a thread.
-        self._idle = threading.Semaphore(0)
-        self._threads: list[threading.Thread] = []
+        #: The inbox of every thread; idle ones also in ``_idle``, the last to go idle at the end.
+        self._inboxes: list[_Inbox] = []
+        self._idle: list[_Inbox] = []
+        self._lock = threading.Lock()
         self._closed = False
 
     @property
     def started(self) -> int:
         """How many threads were started so far."""
-        return len(self._threads)
+        return len(self._inboxes)
 
     def run(self, function: Callable[[A], R], argument: A) -> asyncio.Future[R]:
         """``function(argument)`` on an idle thread (a new one if none is idle); its outcome, to await."""
@@ -79,27 +82,31 @@ class CallThreads:
             raise RuntimeError(f"{self.name}: the threads were closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        if not self._idle.acquire(blocking=False) and len(self._threads) < self.most:
-            self._start()
-        self._calls.put(_Call(loop, future, function, argument))
+        with self._lock:
+            # The thread that went idle last: one after another, calls keep to one warm thread.
+            inbox = self._idle.pop() if self._idle else None
+        (inbox or self._start()).put(_Call(loop, future, function, argument))
         return future
 
     def close(self) -> None:
         """Let every thread end once its call in hand is done; later calls are refused."""
         self._closed = True
-        for _ in self._threads:
-            self._calls.put(None)
+        for inbox in self._inboxes:
+            inbox.put(None)
 
-    def _start(self) -> None:
-        thread = threading.Thread(target=self._serve, name=f"{self.name}-{next(_numbers)}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
+    def _start(self) -> _Inbox:
+        inbox: _Inbox = queue.SimpleQueue()
+        self._inboxes.append(inbox)
+        name = f"{self.name}-{next(_numbers)}"
+        threading.Thread(target=self._serve, args=(inbox,), name=name, daemon=True).start()
+        return inbox
 
-    def _serve(self) -> None:
-        while (call := self._calls.get()) is not None:
+    def _serve(self, inbox: _Inbox) -> None:
+        while (call := inbox.get()) is not None:
             outcome = call.run()
-            # Idle before the answer is back: the call the awaiting task makes next finds this thread.
-            self._idle.release()
+            with self._lock:
+                # Idle before the answer is back: the call the awaiting task makes next finds this thread.
+                self._idle.append(inbox)
             call.settle(outcome)
             del call, outcome  # hold no answer while idle
 
@@ -113,4 +120,4 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_exception(error)
 
 
-__all__ = ["MOST_THREADS", "CallThreads"]
+__all__ = ["CallThreads"]

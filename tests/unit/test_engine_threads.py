@@ -57,15 +57,17 @@ async def test_calls_at_the_same_time_each_get_a_thread() -> None:
     assert threads.started == 3
 
 
-async def test_a_limit_on_threads_queues_the_rest() -> None:
-    """At the limit, further calls wait for a free thread instead of starting one."""
-    threads = CallThreads("test-limit", most=1)
+async def test_calls_one_after_another_keep_to_the_thread_idle_last() -> None:
+    """With two idle threads, sequential calls all go to the one that went idle last."""
+    threads = CallThreads("test-warm")
+    barrier = threading.Barrier(2, timeout=10)
     try:
-        results = await asyncio.gather(*(threads.run(lambda n: n * 2, n) for n in range(4)))
+        await asyncio.gather(*(threads.run(lambda _: barrier.wait(), None) for _ in range(2)))
+        idents = {await threads.run(lambda _: threading.get_ident(), None) for _ in range(5)}
     finally:
         threads.close()
-    assert results == [0, 2, 4, 6]
-    assert threads.started == 1
+    assert len(idents) == 1
+    assert threads.started == 2
 
 
 async def test_the_outcome_of_a_cancelled_call_is_dropped_quietly() -> None:
@@ -73,15 +75,16 @@ async def test_the_outcome_of_a_cancelled_call_is_dropped_quietly() -> None:
     loop = asyncio.get_running_loop()
     reported: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: reported.append(context))
-    threads = CallThreads("test-cancel", most=1)  # one thread: the next call's answer comes after the first's
+    threads = CallThreads("test-cancel")
     release = threading.Event()
     try:
         abandoned = threads.run(lambda _: release.wait(10), None)
         abandoned.cancel()
         release.set()
-        assert await threads.run(lambda _: "next", None) == "next"
-    finally:
         threads.close()
+        _join("test-cancel-")  # its answer was handed to the loop before the thread ended
+        await asyncio.sleep(0)  # ... and is handled now, before this task goes on
+    finally:
         loop.set_exception_handler(None)
     assert reported == []
 
@@ -89,10 +92,18 @@ async def test_the_outcome_of_a_cancelled_call_is_dropped_quietly() -> None:
 async def test_closed_threads_end_and_refuse_calls() -> None:
     """After ``close`` every thread ends and a new call is refused."""
     threads = CallThreads("test-close")
-    await asyncio.gather(*(threads.run(lambda _: None, None) for _ in range(2)))
+    barrier = threading.Barrier(2, timeout=10)
+    await asyncio.gather(*(threads.run(lambda _: barrier.wait(), None) for _ in range(2)))
     threads.close()
-    for thread in [t for t in threading.enumerate() if t.name.startswith("test-close-")]:
-        thread.join(10)
-        assert not thread.is_alive()
+    assert _join("test-close-") == 2
     with pytest.raises(RuntimeError, match="closed"):
         threads.run(lambda _: None, None)
+
+
+def _join(prefix: str) -> int:
+    """Wait for the threads named ``prefix...`` to end; how many there were. Fails if one lives on."""
+    found = [thread for thread in threading.enumerate() if thread.name.startswith(prefix)]
+    for thread in found:
+        thread.join(10)
+        assert not thread.is_alive()
+    return len(found)
