@@ -1,8 +1,9 @@
 """Where the worker's CPU goes per no-op job: the daemon under ``cProfile``, draining the stand-in.
 
-The daemon's main thread (event loop, HTTP, parsing, logging, hand-over) is profiled by its CPU clock
-(``time.thread_time``: waiting in ``epoll`` costs nothing); a job thread or job process is not, and
-the no-op block costs next to nothing there. Start-up is inside the profile too, which
+Every thread of the daemon (the event loop; the engine client's threads, where the HTTP requests
+run; a job thread in thread mode) is profiled by its own CPU clock (``time.thread_time``: waiting in
+``epoll`` or ``recv`` costs nothing), one profiler per thread, merged at the end; a job process is
+not, and the no-op block costs next to nothing there. Start-up is inside the profile too, which
 is why the drain is long (its share is printed). The profiler slows every Python call, so compare the
 shares, not the times, with the bench figures.
 
@@ -39,18 +40,30 @@ GROUPS = (
 
 
 def _profiled(output: Path) -> str:
-    """The daemon's entry point under cProfile timed by the main thread's CPU clock (not the wall)."""
+    """The daemon's entry point under cProfile, each thread timed by its own CPU clock (not the wall)."""
     return "\n".join(
         [
-            "import cProfile, sys, time",
+            "import cProfile, pstats, sys, threading, time",
             "from neops_worker.cli import main",
             "sys.argv = ['neops_worker']",
-            "profiler = cProfile.Profile(time.thread_time)",
+            "profilers = [cProfile.Profile(time.thread_time)]",
+            "def in_thread(*_):",
+            "    sys.setprofile(None)",
+            "    profilers.append(cProfile.Profile(time.thread_time))",
+            "    profilers[-1].enable()",
+            "threading.setprofile(in_thread)",
             "try:",
-            "    profiler.runcall(main)",
+            "    profilers[0].runcall(main)",
             "except SystemExit:",
             "    pass",
-            f"profiler.dump_stats({str(output)!r})",
+            "threading.setprofile(None)",
+            "stats = pstats.Stats(profilers[0])",
+            "for other in profilers[1:]:",
+            "    try:",
+            "        stats.add(other)",
+            "    except TypeError:",  # a thread that made no call has no stats
+            "        pass",
+            "stats.dump_stats(" + repr(str(output)) + ")",
         ]
     )
 

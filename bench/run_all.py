@@ -288,7 +288,7 @@ def profile(sizes: Sizes) -> list[str]:
         lines = profiler.report(output, sizes.profile_jobs, 20)
     return [
         f"{sizes.profile_jobs} no-op jobs drained from the stand-in in {took:.1f} s with the daemon under",
-        "`cProfile` timed by its main thread's CPU clock (`bench/profile_worker.py`; the profiler",
+        "`cProfile`, each thread timed by its own CPU clock (`bench/profile_worker.py`; the profiler",
         "inflates every call, so read shares, not times). Own time (`tottime`) per part of the stack:",
         "",
         *lines,
