@@ -9,6 +9,7 @@ attributes with snake_case names, as the engine expects (protocol section 6.3).
 
 from __future__ import annotations
 
+import contextvars
 import random
 import threading
 from collections.abc import Mapping, Sequence
@@ -51,16 +52,26 @@ CREATION_OPTIONS = frozenset({"skip_if_identifier_exists", "identifier_fields"})
 TEMP_ID_RANGE = (10_000_000, 2**31 - 1)
 
 _temp_ids_lock = threading.Lock()
-_temp_ids_used: set[int] = set()
+#: The temporary ids of the job in hand: its context's set, made current when the job's context was
+#: built (it reaches the block's threads with the copied context), so it lives as long as the job.
+_job_temp_ids: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar(
+    "neops_worker_temporary_ids", default=None
+)
 
 
 def new_temporary_id() -> int:
-    """A temporary entity id, unique within this process."""
+    """A temporary entity id, unique within the job in hand (outside a job, a random one of the range)."""
+    return _draw_temporary_id(_job_temp_ids.get())
+
+
+def _draw_temporary_id(used: set[int] | None) -> int:
     with _temp_ids_lock:
         while True:
             candidate = random.randint(*TEMP_ID_RANGE)  # noqa: S311 - an id, not a secret
-            if candidate not in _temp_ids_used:
-                _temp_ids_used.add(candidate)
+            if used is None:
+                return candidate
+            if candidate not in used:
+                used.add(candidate)
                 return candidate
 
 
@@ -82,13 +93,18 @@ class WorkflowContext(BaseModel):
         """Take the "before" snapshot the changes are measured against."""
         self._before = self._snapshot()
         self._create_options: dict[tuple[str, int], _CreateOptions] = {}
+        self._temporary_ids: set[int] = set()
 
     @classmethod
     def from_wire(
         cls, context: Mapping[str, Any], run_on: str = "global", entity_id: int | None = None
     ) -> WorkflowContext:
-        """Build a context from the job's ``context`` JSON (camelCase or snake_case keys)."""
-        return cls.model_validate(
+        """Build the job's context from its ``context`` JSON (camelCase or snake_case keys).
+
+        It becomes the job in hand's: temporary ids drawn from now on (``new_temporary_id``) are unique
+        within it, until the next job's context is built.
+        """
+        built = cls.model_validate(
             {
                 "devices": context.get("devices") or [],
                 "device_groups": context.get("deviceGroups") or context.get("device_groups") or [],
@@ -97,6 +113,12 @@ class WorkflowContext(BaseModel):
                 "entity_id": entity_id,
             }
         )
+        _job_temp_ids.set(built._temporary_ids)
+        return built
+
+    def new_temporary_id(self) -> int:
+        """A temporary id for a new entity of this context, unique within it."""
+        return _draw_temporary_id(self._temporary_ids)
 
     # --- the run-on entity ----------------------------------------------------------------
 
@@ -138,19 +160,19 @@ class WorkflowContext(BaseModel):
 
     def create_device(self, *, skip_if_identifier_exists: bool = True, **attributes: Any) -> Device:
         """Add a new device (temporary id); the engine matches an existing twin on hostname/ip."""
-        device = Device(id=new_temporary_id(), **attributes)
+        device = Device(id=self.new_temporary_id(), **attributes)
         return self._add(device, self.devices, "device", ["hostname", "ip"], skip_if_identifier_exists)
 
     def create_interface(self, *, skip_if_identifier_exists: bool = True, **attributes: Any) -> Interface:
         """Add a new interface (temporary id); the engine matches an existing twin on name."""
-        interface = Interface(id=new_temporary_id(), **attributes)
+        interface = Interface(id=self.new_temporary_id(), **attributes)
         return self._add(interface, self.interfaces, "interface", ["name"], skip_if_identifier_exists)
 
     def create_device_group(
         self, *, skip_if_identifier_exists: bool = True, **attributes: Any
     ) -> DeviceGroup:
         """Add a new device group (temporary id); the engine matches an existing twin on name."""
-        group = DeviceGroup(id=new_temporary_id(), **attributes)
+        group = DeviceGroup(id=self.new_temporary_id(), **attributes)
         return self._add(group, self.device_groups, "group", ["name"], skip_if_identifier_exists)
 
     def _add(self, entity: E, entities: list[E], kind: str, identifiers: list[str], skip: bool) -> E:

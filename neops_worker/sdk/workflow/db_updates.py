@@ -32,7 +32,7 @@ _LISTS = {EntityType.DEVICE: "devices", EntityType.INTERFACE: "interfaces", Enti
 
 
 def generate_temporary_id() -> int:
-    """A temporary id for a new entity, unique within this process."""
+    """A temporary id for a new entity, unique within the job in hand."""
     return new_temporary_id()
 
 
