@@ -1,7 +1,18 @@
 """The worker's configuration: one settings model, read from the environment and ``.env``.
 
 Each setting is defined once, here. The CLI builds its ``run`` options from this model and only
-passes overrides; nothing else reads the environment.
+passes overrides. The other variables read are not the worker's settings but other programs'
+conventions, each read where it is used:
+
+- ``NOTIFY_SOCKET``, ``WATCHDOG_USEC``, ``WATCHDOG_PID`` (systemd's): ``sdnotify``, from the runtime;
+- ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``: the engine client's transport;
+- ``PATH``: ``sdk_bridge``, to tell whose ``neops_worker`` script a shell starts;
+- ``TERM``, ``NO_COLOR``, ``FORCE_COLOR``, ``COLUMNS``: rich, for the console log on a terminal;
+- ``XDG_DATA_HOME``: the local engine's default database file (development only).
+
+``run --reload`` hands the whole environment, with the given options as variables, to the worker it
+restarts (``reloader``); the worker children of the development kit get it without the user's
+settings (``local_engine.process.worker_env``).
 """
 
 from __future__ import annotations
