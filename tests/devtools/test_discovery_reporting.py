@@ -43,6 +43,17 @@ def test_a_module_with_an_invalid_block_stays_broken_as_a_whole(tmp_path: Path) 
     assert [b.registration.name for b in Registry.from_report(report, skip_broken=True)] == ["other"]
 
 
+def test_an_invalid_block_before_an_import_error_is_reported_too(tmp_path: Path) -> None:
+    """A module whose import fails after an invalid declaration: the declaration and the failure."""
+    source = block_source(name="bad-first", cls="Bad") + "\nraise RuntimeError('later on')\n"
+    root = write_dir(tmp_path / "then_broken", {"mod.py": source})
+    invalid, failed = discover([root]).problems
+    assert invalid.reasons == ("name 'bad-first' must be non-empty and contain no '/', ':' or '-'",)
+    assert invalid.line == line_of(root / "mod.py", "@register_function_block")
+    assert failed.message == "failed to import: RuntimeError: later on"
+    assert "then_broken.mod" not in sys.modules
+
+
 def test_importing_an_invalid_block_breaks_the_importer(tmp_path: Path) -> None:
     """A module importing another file's invalid block fails to import; both files are reported."""
     root = write_dir(

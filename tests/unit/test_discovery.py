@@ -9,7 +9,7 @@ import pytest
 
 from neops_worker.discovery import discover
 from neops_worker.errors import DiscoveryError
-from neops_worker.registry import Registry
+from neops_worker.registry import Registry, find_blocks
 
 BLOCK = """
 from neops_worker import (FunctionBlock, FunctionBlockParams, FunctionBlockResult, FunctionBlockResultData,
@@ -159,6 +159,17 @@ def test_registry_lookup_is_numeric(tmp_path: Path) -> None:
     assert registry.get("pkg/blk:1.3.0") is None
     assert registry.get("garbage") is None
     assert [b.fb_id for b in registry.find("blk")] == ["pkg/blk:1.2.0"]
+
+
+def test_a_reference_names_blocks_by_id_package_name_or_name(tmp_path: Path) -> None:
+    """find_blocks: a full id (compared as numbers), package/name, or a bare name shared by two packages."""
+    write_block(tmp_path / "refs_fbs" / "a.py", name="show", package="acme", version="(1, 2, 0)")
+    write_block(tmp_path / "refs_fbs" / "b.py", name="show", package="other")
+    blocks = discover([tmp_path / "refs_fbs"]).blocks
+    assert [b.fb_id for b in find_blocks("acme/show:1.2", blocks)] == ["acme/show:1.2.0"]
+    assert [b.fb_id for b in find_blocks("other/show", blocks)] == ["other/show:1.0.0"]
+    assert sorted(b.fb_id for b in find_blocks("show", blocks)) == ["acme/show:1.2.0", "other/show:1.0.0"]
+    assert find_blocks("acme/show:2.0.0", blocks) == []
 
 
 def test_broken_root_init_is_a_problem_not_a_crash(tmp_path: Path) -> None:
