@@ -30,6 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db", default=str(default_db_path()), help="SQLite file, or :memory: (default: %(default)s)"
     )
+    _add_heartbeat_options(parser, defaults)
+    parser.add_argument("--engine-version", default=DEFAULT_ENGINE_VERSION, help="what GET /version answers")
+    parser.add_argument(
+        "--incompatible", action="store_true", help="answer compatible: false to version checks"
+    )
+    parser.add_argument("--deprecated", action="store_true", help="answer deprecated: true to version checks")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def _add_heartbeat_options(parser: argparse.ArgumentParser, defaults: EngineOptions) -> None:
+    """How the engine watches workers' heartbeats."""
     parser.add_argument(
         "--heartbeat-interval",
         type=float,
@@ -49,13 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="missed intervals until a worker expires and its job is re-queued (default: %(default)s)",
     )
     parser.add_argument("--sweep-interval", type=float, default=None, help="seconds between worker sweeps")
-    parser.add_argument("--engine-version", default=DEFAULT_ENGINE_VERSION, help="what GET /version answers")
-    parser.add_argument(
-        "--incompatible", action="store_true", help="answer compatible: false to version checks"
-    )
-    parser.add_argument("--deprecated", action="store_true", help="answer deprecated: true to version checks")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    return parser
 
 
 def options_from(args: argparse.Namespace) -> EngineOptions:
