@@ -1,8 +1,12 @@
 """The composition root: settings -> logging -> job runner -> client -> Worker; signals; exit codes.
 
-Only this module touches the process: it installs signal handlers for the event loop's life (the
-loop's own handlers, removed when the worker stops), starts the event loop and maps errors to exit
-codes. Discovery happens in the runner: in the template process (``JOB_ISOLATION=process``) or here.
+``compose`` builds a ready-to-serve worker from the settings (client, observers, job runner,
+extensions), and ``Composition.started`` starts and stops its companions in a fixed order: the
+daemon serves exactly what the tests serve, with a real engine's network instead of a transport.
+Only this module touches the process: while the worker serves, SIGTERM/SIGINT only ask it to stop
+(through the event loop) and the handlers they had before come back afterwards; it starts the event
+loop and maps errors to exit codes. Discovery happens in the runner: in the template process
+(``JOB_ISOLATION=process``) or in this one.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from neops_worker import __version__
 from neops_worker.engine.client import EngineClient, tls_verify
-from neops_worker.errors import EXIT_FAILURE, EXIT_OK, NeopsWorkerError
+from neops_worker.errors import EXIT_OK, NeopsWorkerError
 from neops_worker.observability import setup_logging
 from neops_worker.outcome import JobOutcome
 from neops_worker.scrub import set_static_secrets
@@ -25,6 +31,9 @@ from neops_worker.wire import JobDefinition
 from neops_worker.worker.events import Observers, WorkerObserver
 from neops_worker.worker.lifecycle import Worker
 from neops_worker.worker.runner import JobRunner
+
+if TYPE_CHECKING:
+    from neops_worker.engine.exchange import Transport
 
 log = logging.getLogger("neops_worker")
 
@@ -54,8 +63,8 @@ def make_runner(settings: Settings, observer: WorkerObserver) -> JobRunner:
     return ProcessRunner(settings, observer)
 
 
-def make_client(settings: Settings) -> EngineClient:
-    """The engine client as configured (base URL, timeout, TLS, bearer token)."""
+def make_client(settings: Settings, transport: Transport | None = None) -> EngineClient:
+    """The engine client as configured (base URL, timeout, TLS, bearer token); ``transport`` for tests."""
     token = settings.blackboard_token.get_secret_value() if settings.blackboard_token else None
     return EngineClient(
         settings.base_url,
@@ -63,29 +72,51 @@ def make_client(settings: Settings) -> EngineClient:
         token=token,
         verify=tls_verify(settings.blackboard_ca_bundle),
         user_agent=f"neops-worker/{__version__}",
+        transport=transport,
     )
 
 
-async def _serve(settings: Settings) -> int:
-    client = make_client(settings)
+@dataclass(frozen=True)
+class Composition:
+    """A worker and what it serves with: its engine client, job runner and companion services."""
+
+    worker: Worker
+    client: EngineClient
+    runner: JobRunner
+    extensions: list[contextlib.AbstractAsyncContextManager[object]]
+
+    @contextlib.asynccontextmanager
+    async def started(self) -> AsyncIterator[Worker]:
+        """Enter the extensions, then the runner; on the way out the reverse, the client closed last."""
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(self.client.aclose)
+            for extension in self.extensions:
+                await stack.enter_async_context(extension)
+            # Entered last, left first: no job process outlives the worker or its health listener.
+            await stack.enter_async_context(self.runner)
+            yield self.worker
+
+
+def compose(settings: Settings, *, transport: Transport | None = None) -> Composition:
+    """Settings -> client, observers, job runner, Worker, extensions; nothing is started yet."""
+    client = make_client(settings, transport)
     observers = Observers(extra_observers(settings))
     runner = make_runner(settings, observers)
     worker = Worker(settings, client, runner, version=__version__, observers=observers)
+    return Composition(worker, client, runner, extensions(settings, worker))
+
+
+async def _serve(settings: Settings) -> int:
+    composition = compose(settings)
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(_signals(worker.request_stop))
-            for extension in extensions(settings, worker):
-                await stack.enter_async_context(extension)
-            # Entered last, left first: no job process outlives the worker or its health listener.
-            await stack.enter_async_context(runner)
+        async with capture_signals(composition.worker.request_stop), composition.started() as worker:
+            # Returns only after a complete drain; an abandoned job raises ShutdownTimeoutError.
             await worker.serve()
     except NeopsWorkerError as exc:
         log.error("%s", exc)
         return exc.exit_code
-    finally:
-        await client.aclose()
     log.info("Worker stopped")
-    return EXIT_OK if worker.current_job is None else EXIT_FAILURE
+    return EXIT_OK
 
 
 def extra_observers(settings: Settings) -> list[WorkerObserver]:
@@ -116,16 +147,22 @@ def extensions(settings: Settings, worker: Worker) -> list[contextlib.AbstractAs
 
 
 @contextlib.asynccontextmanager
-async def _signals(on_signal: Callable[[str], None]) -> AsyncIterator[None]:
-    """SIGTERM/SIGINT only set flags (through ``on_signal``) while the loop runs; removed after."""
+async def capture_signals(on_signal: Callable[[str], None]) -> AsyncIterator[None]:
+    """Inside, SIGTERM/SIGINT only call ``on_signal`` (with the signal's name); after, the old handlers."""
     loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig.name)
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     try:
+        for sig in STOP_SIGNALS:
+            # The loop's own handlers: ``on_signal`` runs as a callback of the loop, never mid-step.
+            loop.add_signal_handler(sig, on_signal, sig.name)
         yield
     finally:
-        for sig in STOP_SIGNALS:
+        for sig, handler in previous.items():
             loop.remove_signal_handler(sig)
+            # Removing leaves the default action; put back whatever held the signal before, as uvicorn
+            # does (None: a handler not installed from Python, which cannot be put back).
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 def run_one_job(settings: Settings, job: JobDefinition) -> JobOutcome:

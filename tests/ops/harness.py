@@ -1,4 +1,4 @@
-"""Run a real ``Worker``, composed as ``runtime`` composes it, against the in-memory fake engine."""
+"""Run a real ``Worker``, composed by ``runtime.compose`` as the daemon is, against the fake engine."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from neops_worker.engine.client import EngineClient
 from neops_worker.health import HealthServer
 from neops_worker.metrics import WorkerMetrics
-from neops_worker.runtime import extensions, extra_observers, make_runner
+from neops_worker.runtime import compose
 from neops_worker.settings import Settings
-from neops_worker.worker.events import Observers
 from neops_worker.worker.lifecycle import Worker
 from tests.ops.fake_engine import FakeEngine
 
@@ -71,24 +69,16 @@ class RunningWorker:
 
 @contextlib.asynccontextmanager
 async def running_worker(settings: Settings, engine: FakeEngine) -> AsyncIterator[RunningWorker]:
-    """Compose a worker like ``runtime._serve`` (observers, extensions) and stop it at the end."""
-    client = EngineClient(settings.base_url, transport=engine.transport())
-    observers = Observers(extra_observers(settings))
-    runner = make_runner(settings, observers)
-    worker = Worker(settings, client, runner, version="1.0.0", observers=observers)
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(runner)
-            entered = [await stack.enter_async_context(e) for e in extensions(settings, worker)]
-            task = asyncio.ensure_future(worker.serve())
-            try:
-                yield RunningWorker(worker, task, entered)
-            finally:
-                if not worker.stopping:
-                    worker.request_stop("test end")
-                await asyncio.wait_for(task, 15)
-    finally:
-        await client.aclose()
+    """Serve a worker composed by ``runtime.compose`` against ``engine``, in a task; stop it at the end."""
+    composition = compose(settings, transport=engine.transport())
+    async with composition.started() as worker:
+        task = asyncio.ensure_future(worker.serve())
+        try:
+            yield RunningWorker(worker, task, composition.extensions)
+        finally:
+            if not worker.stopping:
+                worker.request_stop("test end")
+            await asyncio.wait_for(task, 15)
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:

@@ -1,0 +1,116 @@
+"""The heartbeat: a ping every ``HEARTBEAT_INTERVAL``, and registering again when the engine forgot us.
+
+It runs in a task of its own from the worker's registration until the drain has ended (a silent
+worker gets its job failed by the engine). A ping answered 404 means the engine expired the worker:
+the job in hand goes on, and the worker registers again under a new id, blocks included, in a
+second task, so the heartbeat keeps ticking for the new id meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from neops_worker.engine.client import EngineClient
+from neops_worker.errors import EngineError, EngineRejected
+from neops_worker.settings import Settings
+from neops_worker.worker._tasks import cancel, pause
+from neops_worker.worker.events import WorkerObserver
+from neops_worker.worker.membership import Membership
+
+log = logging.getLogger("neops_worker.worker")
+
+
+class Heartbeat:
+    """Pings for ``membership``'s worker id; on expiry registers it again until that works or a stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: EngineClient,
+        membership: Membership,
+        *,
+        observer: WorkerObserver,
+        stop: asyncio.Event,
+        doing: Callable[[], str],
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.membership = membership
+        self.observer = observer
+        self._stop = stop
+        #: What the worker is doing ("job 42", "no job"), for the expiry's log line.
+        self._doing = doing
+        self._task: asyncio.Task[None] | None = None
+        self.reregistration: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        """Start ticking: the first ping goes out at once."""
+        self._task = asyncio.ensure_future(self._tick())
+
+    async def stop(self) -> None:
+        """Stop registering again, then stop pinging; returns once both tasks have ended."""
+        for task in (self.reregistration, self._task):
+            if task is not None:
+                await cancel(task)
+
+    async def beat(self) -> None:
+        """One ping; its outcome goes to the observer, a 404 starts the re-registration."""
+        worker_id = self.membership.worker_id
+        if worker_id is None:
+            self.observer.heartbeat(False)  # registering again: alive, but nothing to ping with yet
+            return
+        try:
+            await self.client.ping(worker_id)
+        except EngineRejected as exc:
+            self.observer.heartbeat(False)
+            self.observer.engine_reachable(True)
+            if exc.status == 404:
+                self._on_expired()
+            else:
+                log.warning("Heartbeat rejected (%s); pinging again in %gs", exc, self.interval)
+        except EngineError as exc:
+            self.observer.heartbeat(False)
+            self.observer.engine_reachable(False)
+            log.warning("Heartbeat failed (%s); pinging again in %gs", exc, self.interval)
+        else:
+            self.observer.heartbeat(True)
+            self.observer.engine_reachable(True)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between pings (and between attempts to register again)."""
+        return self.settings.heartbeat_interval
+
+    async def _tick(self) -> None:
+        while True:
+            await self.beat()
+            await asyncio.sleep(self.interval)
+
+    def _on_expired(self) -> None:
+        log.error("Worker expired! Backend rejected ping with 404.")
+        self.membership.set_expired()
+        if self._stop.is_set():
+            log.warning("Not registering again: the worker is shutting down")
+            return
+        if self.reregistration is not None and not self.reregistration.done():
+            return  # already registering again; it will pick up the lost id
+        log.info("Registering again under a new id; %s continues", self._doing())
+        # A task of its own, so the heartbeat goes on for the new id while the blocks register.
+        self.reregistration = asyncio.ensure_future(self._reregister())
+
+    async def _reregister(self) -> None:
+        """Register again (new id, blocks again) until it works or the worker stops."""
+        while not self._stop.is_set():
+            try:
+                if self.membership.worker_id is None:
+                    await self.membership.register_worker()
+                await self.membership.register_blocks()
+            except EngineError as exc:
+                log.error("Re-registration failed (%s); trying again in %gs", exc, self.interval)
+                await pause(self._stop, self.interval)
+                continue
+            self.membership.set_registered()
+            self.observer.ready(self.membership.worker_id or "")
+            return

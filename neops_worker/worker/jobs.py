@@ -1,0 +1,202 @@
+"""Poll, run, push: the worker's job loop, one job at a time.
+
+Jobs are claimed one at a time (``limit: 1``) and polled for again at once after each job and
+after any poll that returned work; only empty or failed polls back off, from ``POLL_MIN_INTERVAL``
+doubling up to ``POLL_INTERVAL``. No claim goes out while the worker is not registered or its runner
+cannot take a job. Everything from claim to push ends in a result, retried until
+``RESULT_PUSH_TIMEOUT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from neops_worker.engine.client import EngineClient
+from neops_worker.engine.retry import call_with_retry, result_push_policy
+from neops_worker.errors import EngineError, EngineRejected, describe_errors
+from neops_worker.observability import job_log_context
+from neops_worker.outcome import JobOutcome
+from neops_worker.settings import Settings
+from neops_worker.wire import JobDefinition, JobResult, failed_result
+from neops_worker.worker._tasks import cancel, first_of, pause
+from neops_worker.worker.events import WorkerObserver, WorkerState
+from neops_worker.worker.membership import Membership
+from neops_worker.worker.runner import JobRunner
+
+log = logging.getLogger("neops_worker.worker")
+
+
+class JobLoop:
+    """Claims jobs for ``membership``'s worker, runs each on ``runner`` and pushes its result."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: EngineClient,
+        runner: JobRunner,
+        membership: Membership,
+        *,
+        observer: WorkerObserver,
+        stop: asyncio.Event,
+        on_state: Callable[[WorkerState, str], None],
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.runner = runner
+        self.membership = membership
+        self.observer = observer
+        self._stop = stop
+        #: Told when a job starts (busy) and ends (idle, or draining after a stop).
+        self._on_state = on_state
+        #: The id of the job in hand; it stays set if the job was abandoned.
+        self.current_job: str | None = None
+
+    def doing(self) -> str:
+        """The job in hand as log lines name it: ``job <id>`` or ``no job``."""
+        return f"job {self.current_job}" if self.current_job else "no job"
+
+    async def run(self) -> None:
+        """Poll, run, push, repeat, until a stop is requested."""
+        backoff = self.settings.poll_min_interval
+        while not self._stop.is_set():
+            if not await self._wait_registered() or not await self._runner_ready():
+                break
+            jobs = await self.poll()
+            if jobs:
+                backoff = self.settings.poll_min_interval
+                await self.run_batch(jobs)
+                continue
+            await pause(self._stop, backoff)
+            backoff = min(backoff * 2, self.settings.poll_interval)
+
+    async def poll(self) -> list[Any]:
+        """One poll; a failure is logged and counted, and claims nothing (a poll is never re-sent)."""
+        assert self.membership.poll_request is not None
+        try:
+            jobs = await self.client.poll(self.membership.poll_request)
+        except EngineError as exc:
+            self.observer.poll_failed()
+            self.observer.engine_reachable(isinstance(exc, EngineRejected))
+            log.warning("Poll failed (%s); polling again after a pause", exc)
+            return []
+        self.observer.engine_reachable(True)
+        return jobs
+
+    async def run_batch(self, jobs: list[Any]) -> None:
+        """Run the claimed jobs in order; after a stop, the rest are answered without running."""
+        log.info("Processing %d job(s)", len(jobs))
+        for index, raw in enumerate(jobs):
+            if self._stop.is_set() and index > 0:
+                await self._refuse_rest(jobs[index:])
+                return
+            await self.handle(raw)
+
+    async def handle(self, raw: Any) -> None:
+        """Run one claimed job (as the engine sent it) and push its result."""
+        job = parse_job(raw)
+        if not isinstance(job, JobDefinition):
+            if job is not None:
+                await self.push(job)
+            return
+        with job_log_context(job.job_id, job.function_block_id, job.type):
+            self.current_job = job.job_id
+            self._on_state(WorkerState.BUSY, f"running job {job.job_id} ({job.function_block_id})")
+            outcome = await self._run(job)
+            await self.push(outcome.result)
+            self.current_job = None
+            if self._stop.is_set():
+                self._on_state(WorkerState.DRAINING, "draining: no job")
+            else:
+                self._on_state(WorkerState.IDLE, "idle")
+
+    async def push(self, result: JobResult) -> None:
+        """Deliver ``result``, retried until ``RESULT_PUSH_TIMEOUT``; a lost result is logged and counted."""
+        job_id = result.job_execution_id
+        try:
+            accepted = await call_with_retry(
+                result_push_policy(self.settings.result_push_timeout),
+                f"Result push of job {job_id}",
+                lambda: self.client.push_result(result),
+                wake=self.client.answers,
+            )
+        except EngineRejected as exc:
+            self.observer.result_push_failed(job_id)
+            log.error("The engine rejected the result of job %s (%s); the result is lost", job_id, exc)
+        except EngineError as exc:
+            self.observer.result_push_failed(job_id)
+            log.error(
+                "Could not deliver the result of job %s before RESULT_PUSH_TIMEOUT (%s); the result is lost",
+                job_id,
+                exc,
+            )
+        else:
+            if not accepted:
+                log.warning("The engine already holds a result for job %s (409); dropped this one", job_id)
+            else:
+                log.debug("Result of job %s delivered", job_id)
+
+    async def _run(self, job: JobDefinition) -> JobOutcome:
+        self.observer.job_started(job.job_id, job.function_block_id, job.type)
+        log.info("Job %s started: %s %s", job.job_id, job.type, job.function_block_id)
+        outcome = await self.runner.run(job)
+        self.observer.job_finished(
+            job.job_id, job.function_block_id, job.type, outcome.outcome, outcome.duration_s
+        )
+        log.info(
+            "Job %s finished: %s in %.0f ms: %s",
+            job.job_id,
+            outcome.outcome,
+            outcome.duration_s * 1000,
+            outcome.result.result.message,
+            extra={"duration_ms": round(outcome.duration_s * 1000, 1), "outcome": outcome.outcome},
+        )
+        return outcome
+
+    async def _refuse_rest(self, jobs: list[Any]) -> None:
+        log.warning("Shutdown requested, skipping %d remaining job(s)", len(jobs))
+        for raw in jobs:
+            job = parse_job(raw)
+            if isinstance(job, JobDefinition):
+                job = failed_result(
+                    job.job_id, f"Not run: worker {self.membership.worker_id} is shutting down"
+                )
+            if job is not None:
+                await self.push(job)
+
+    async def _wait_registered(self) -> bool:
+        registered = self.membership.registered
+        if not registered.is_set():
+            waiter = asyncio.ensure_future(registered.wait())
+            if not await first_of(waiter, self._stop.wait()):
+                waiter.cancel()
+        return registered.is_set() and not self._stop.is_set()
+
+    async def _runner_ready(self) -> bool:
+        """No claim before the runner can take the job (a job process replaced, no block still running)."""
+        ready = asyncio.ensure_future(self.runner.ready())
+        if not await first_of(ready, self._stop.wait()):
+            await cancel(ready)
+            return False
+        ready.result()
+        return not self._stop.is_set()
+
+
+def parse_job(raw: Any) -> JobDefinition | JobResult | None:
+    """A claimed job from the poll answer; a malformed one becomes a failed result (if it has an id)."""
+    try:
+        return JobDefinition.model_validate(raw)
+    except ValidationError as exc:
+        job_id = raw.get("jobId") if isinstance(raw, dict) else None
+        problems = describe_errors(exc)
+        if isinstance(job_id, str) and job_id:
+            log.error("Job %s is malformed (%s); reporting it failed", job_id, problems)
+            return failed_result(job_id, f"Malformed job definition: {problems}")
+        log.error(
+            "The engine sent a job without a usable jobId (%s); it cannot be answered: %.300r", problems, raw
+        )
+        return None
