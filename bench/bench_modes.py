@@ -14,7 +14,8 @@ with ``JOB_ISOLATION=thread`` and with ``JOB_ISOLATION=process``:
 An isolation mode the worker does not know (yet) behaves like the other or is reported as an exit
 code; nothing here fails on it. Prints figures; asserts nothing.
 
-    uv run python -m bench.bench_modes --jobs 1000 --starts 3
+    uv run python -m bench.bench_modes --jobs 1000 --repeats 3 --starts 3
+    uv run python -m bench.bench_modes --only drain
 """
 
 from __future__ import annotations
@@ -313,6 +314,8 @@ class Sizes:
     blocks: int = 200
     starts: int = 3
     crashes: int = 2
+    #: Drains per row of the drain table (interleaved); the row shows their medians.
+    repeats: int = 3
 
 
 def _ratio(value: float, reference: float) -> str:
@@ -323,6 +326,10 @@ def _exit(code: int | None) -> str:
     return "" if code in (0, None) else f" (exit {code})"
 
 
+#: The clients of the drain table, in its order.
+DRAIN_CLIENTS = ("bare", *MODES)
+
+
 def drain_lines(sizes: Sizes) -> list[str]:
     """The drain table: every client on both engines, each beside the bare client on that engine."""
     lines = [
@@ -330,16 +337,34 @@ def drain_lines(sizes: Sizes) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for kind in ("local", "stand-in"):
-        bare = drain(kind, "bare", sizes.jobs)
-        for client in ("bare", *MODES):
-            run = bare if client == "bare" else drain(kind, client, sizes.jobs)
-            name = "bare sync httpx client" if client == "bare" else f"worker, JOB_ISOLATION={client}"
-            lines.append(
-                f"| {kind} | {name}{_exit(run.exit_code)} | {run.rate:.0f} | {_ratio(run.rate, bare.rate)} "
-                f"| {run.cpu_ms_per_job:.2f} | {_ratio(run.cpu_ms_per_job, bare.cpu_ms_per_job)} "
-                f"| {run.processes} |"
-            )
+        runs: dict[str, list[Drain]] = {client: [] for client in DRAIN_CLIENTS}
+        for _ in range(sizes.repeats):
+            for client in DRAIN_CLIENTS:  # interleaved, so that a burst of load hits every client
+                runs[client].append(drain(kind, client, sizes.jobs))
+        medians = {client: _median_drain(found) for client, found in runs.items()}
+        lines += [_drain_row(kind, client, medians[client], medians["bare"]) for client in DRAIN_CLIENTS]
     return lines
+
+
+def _median_drain(runs: list[Drain]) -> Drain:
+    """The median rate and the median CPU per job of the drains that finished, as one drain."""
+    done = [run for run in runs if run.jobs]
+    codes = [run.exit_code for run in runs if run.exit_code not in (0, None)]
+    processes = max(run.processes for run in runs)
+    if not done:
+        return Drain(0, 0.0, 0.0, processes, codes[0] if codes else None)
+    jobs = done[0].jobs
+    rate = statistics.median(run.rate for run in done)
+    cpu_ms = statistics.median(run.cpu_ms_per_job for run in done)
+    return Drain(jobs, jobs / rate, cpu_ms * jobs / 1000, processes, codes[0] if codes else 0)
+
+
+def _drain_row(kind: str, client: str, run: Drain, bare: Drain) -> str:
+    name = "bare sync httpx client" if client == "bare" else f"worker, JOB_ISOLATION={client}"
+    return (
+        f"| {kind} | {name}{_exit(run.exit_code)} | {run.rate:.0f} | {_ratio(run.rate, bare.rate)} "
+        f"| {run.cpu_ms_per_job:.2f} | {_ratio(run.cpu_ms_per_job, bare.cpu_ms_per_job)} | {run.processes} |"
+    )
 
 
 def startup_lines(sizes: Sizes) -> list[str]:
@@ -413,19 +438,28 @@ def _seconds(value: float | None) -> str:
     return "no next claim" if value is None else f"{value:.3f} s"
 
 
+TABLES: dict[str, Callable[[Sizes], list[str]]] = {
+    "drain": drain_lines,
+    "startup": startup_lines,
+    "crash": crash_lines,
+}
+
+
 def main() -> None:
-    """Run the three tables and print them."""
+    """Run the tables (all three, or those named by ``--only``) and print them."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--jobs", type=int, default=Sizes.jobs, help="no-op jobs per drain")
+    parser.add_argument("--repeats", type=int, default=Sizes.repeats, help="drains per row (medians shown)")
     parser.add_argument("--blocks", type=int, default=Sizes.blocks, help="generated blocks for start-up")
     parser.add_argument("--starts", type=int, default=Sizes.starts, help="starts per mode (after a cold one)")
     parser.add_argument("--crashes", type=int, default=Sizes.crashes, help="crash runs per mode")
+    parser.add_argument("--only", default=",".join(TABLES), help="tables to run: drain,startup,crash")
     args = parser.parse_args()
-    sizes = Sizes(args.jobs, args.blocks, args.starts, args.crashes)
-    for table in (drain_lines, startup_lines, crash_lines):
-        print("\n".join(table(sizes)) + "\n", flush=True)
+    sizes = Sizes(args.jobs, args.blocks, args.starts, args.crashes, args.repeats)
+    for name in args.only.split(","):
+        print("\n".join(TABLES[name](sizes)) + "\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ class Sizes:
     mode_starts: int = 3
     crashes: int = 2
     profile_jobs: int = 3000
+    drain_repeats: int = 3
 
 
 QUICK = Sizes(
@@ -57,6 +58,7 @@ QUICK = Sizes(
     mode_starts=1,
     crashes=1,
     profile_jobs=500,
+    drain_repeats=1,
 )
 
 
@@ -225,7 +227,7 @@ def soaking(sizes: Sizes) -> list[str]:
 
 
 def _mode_sizes(sizes: Sizes) -> modes.Sizes:
-    return modes.Sizes(sizes.drain_jobs, sizes.blocks, sizes.mode_starts, sizes.crashes)
+    return modes.Sizes(sizes.drain_jobs, sizes.blocks, sizes.mode_starts, sizes.crashes, sizes.drain_repeats)
 
 
 def _machine_line() -> str:
@@ -240,7 +242,9 @@ def modes_drain(sizes: Sizes) -> list[str]:
         "",
         *modes.drain_lines(_mode_sizes(sizes)),
         "",
-        f"{sizes.drain_jobs} queued no-op jobs per row, each row against a fresh engine: the local engine",
+        f"{sizes.drain_jobs} queued no-op jobs per drain, each drain against a fresh engine; each row is",
+        f"the median of {sizes.drain_repeats} drains, the clients interleaved (bare, thread, process, bare,",
+        "...), so that a burst of load from elsewhere hits them all. The engine: the local one",
         "(`python -m neops_worker.local_engine`, SQLite) or the stand-in (`bench/standin.py`, a stdlib",
         "`ThreadingHTTPServer` answering the contract, in a process of its own). The bare client is",
         "`bench/bare_client.py`: synchronous httpx, poll(limit 1) + result push, nothing else. jobs/s runs",
