@@ -79,6 +79,11 @@ class Heartbeat:
             self.observer.engine_reachable(True)
 
     @property
+    def ticking(self) -> bool:
+        """Started and not stopped: pings still go out."""
+        return self._task is not None and not self._task.done()
+
+    @property
     def interval(self) -> float:
         """Seconds between pings (and between attempts to register again)."""
         return self.settings.heartbeat_interval
@@ -111,6 +116,8 @@ class Heartbeat:
                 log.error("Re-registration failed (%s); trying again in %gs", exc, self.interval)
                 await pause(self._stop, self.interval)
                 continue
+            if self.membership.worker_id is None:
+                continue  # the new id expired too while the blocks registered: once more
             self.membership.set_registered()
             self.observer.ready(self.membership.worker_id or "")
             return

@@ -1,20 +1,33 @@
-"""Run a real ``Worker``, composed by ``runtime.compose`` as the daemon is, against the fake engine."""
+"""Run a real ``Worker``, composed by ``runtime.compose`` as the daemon is, against the fake engine.
+
+For the worker's parts on their own: a transport that records every request to the fake engine (and
+answers scripted ones itself), a job runner without processes, and an observer that records its hooks.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
+
+import httpx
 
 from neops_worker.health import HealthServer
 from neops_worker.metrics import WorkerMetrics
+from neops_worker.outcome import JobOutcome
 from neops_worker.runtime import compose
 from neops_worker.settings import Settings
+from neops_worker.wire import JobDefinition, JobExecutionResult, JobResult, RegisterFunctionBlock
+from neops_worker.worker.events import WorkerObserver, WorkerState
 from neops_worker.worker.lifecycle import Worker
+from neops_worker.worker.membership import Membership
+from neops_worker.worker.runner import Catalog
 from tests.ops.fake_engine import FakeEngine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +101,161 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """The fake engine's transport: notes each request's path in ``events``; scripted answers first."""
+
+    def __init__(self, engine: FakeEngine, events: list[str]) -> None:
+        self.engine = engine
+        self.events = events
+        #: The JSON bodies sent, by path, in order.
+        self.bodies: dict[str, list[Any]] = {}
+        #: While a path's event is unset, requests to that path wait for it.
+        self.gates: dict[str, asyncio.Event] = {}
+        self._inner = engine.transport()
+        self._scripted: dict[str, list[tuple[int, Any]]] = {}
+
+    def script(self, path: str, *answers: tuple[int, Any]) -> None:
+        """Answer the next requests to ``path`` with these ``(status, JSON)`` instead of the engine."""
+        self._scripted.setdefault(path, []).extend(answers)
+
+    def sent(self, path: str) -> int:
+        """How many requests went to ``path``."""
+        return self.events.count(path)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Record, wait at a gate, then answer from the script or the engine."""
+        path = request.url.path
+        self.events.append(path)
+        self.bodies.setdefault(path, []).append(json.loads(request.content) if request.content else None)
+        if path in self.gates:
+            await self.gates[path].wait()
+        scripted = self._scripted.get(path)
+        if scripted:
+            status, payload = scripted.pop(0)
+            return httpx.Response(status, json=payload)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Note that the client closed its transport."""
+        self.events.append("client closed")
+
+
+def block_body(name: str = "noop") -> RegisterFunctionBlock:
+    """A registration body for a block that exists only in a test."""
+    return RegisterFunctionBlock(
+        package="fb.tests.unit",
+        name=name,
+        major_version=1,
+        minor_version=0,
+        patch_version=0,
+        description=f"The {name} block of a test",
+        fb_type="execute",
+        parameter_json_schema={"type": "object"},
+        result_data_json_schema={"type": "object"},
+    )
+
+
+class FakeRunner:
+    """A job runner without processes: its events go to ``events``; each job succeeds, saying its id."""
+
+    def __init__(self, events: list[str], bodies: list[RegisterFunctionBlock] | None = None) -> None:
+        self.events = events
+        self.bodies = bodies if bodies is not None else [block_body()]
+        #: While set to an unset event, each job waits for it (a job in hand).
+        self.hold: asyncio.Event | None = None
+        #: While set to an unset event, ``ready`` waits for it (a job process being replaced).
+        self.gate: asyncio.Event | None = None
+
+    async def __aenter__(self) -> FakeRunner:
+        self.events.append("runner entered")
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.events.append("runner left")
+
+    async def catalog(self) -> Catalog:
+        """The bodies given."""
+        return Catalog(self.bodies)
+
+    async def run(self, job: JobDefinition) -> JobOutcome:
+        """Succeed once ``hold`` allows; a cancellation is noted."""
+        self.events.append(f"run {job.job_id}")
+        try:
+            if self.hold is not None:
+                await self.hold.wait()
+        except asyncio.CancelledError:
+            self.events.append(f"cancelled {job.job_id}")
+            raise
+        message = f"ran {job.job_id}"
+        result = JobExecutionResult(success=True, message=message)
+        return JobOutcome(
+            JobResult(job_execution_id=job.job_id, status="success", result=result), "success", 0.01
+        )
+
+    async def ready(self) -> None:
+        """Ready once ``gate`` allows."""
+        if self.gate is not None:
+            await self.gate.wait()
+        self.events.append("ready")
+
+    def wedged(self) -> str | None:
+        """Never wedged."""
+        return None
+
+
+class RecordingObserver(WorkerObserver):
+    """Records every hook call as ``(hook, *arguments)``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def named(self, hook: str) -> list[tuple[Any, ...]]:
+        """The arguments of each call of ``hook``."""
+        return [call[1:] for call in self.calls if call[0] == hook]
+
+    def state_changed(self, state: WorkerState, detail: str) -> None:
+        """Record."""
+        self.calls.append(("state_changed", state, detail))
+
+    def ready(self, worker_id: str) -> None:
+        """Record."""
+        self.calls.append(("ready", worker_id))
+
+    def heartbeat(self, ok: bool) -> None:
+        """Record."""
+        self.calls.append(("heartbeat", ok))
+
+    def poll_failed(self) -> None:
+        """Record."""
+        self.calls.append(("poll_failed",))
+
+    def engine_reachable(self, ok: bool) -> None:
+        """Record."""
+        self.calls.append(("engine_reachable", ok))
+
+    def job_started(self, job_id: str, function_block: str, job_type: str) -> None:
+        """Record."""
+        self.calls.append(("job_started", job_id, function_block, job_type))
+
+    def job_finished(
+        self, job_id: str, function_block: str, job_type: str, outcome: str, duration_s: float
+    ) -> None:
+        """Record."""
+        self.calls.append(("job_finished", job_id, function_block, job_type, outcome))
+
+    def result_push_failed(self, job_id: str) -> None:
+        """Record."""
+        self.calls.append(("result_push_failed", job_id))
+
+
+async def register(membership: Membership) -> str:
+    """Register the worker and the catalog's blocks as start-up does; returns the worker id."""
+    await membership.register_worker()
+    await membership.register_blocks()
+    membership.set_registered()
+    assert membership.worker_id is not None
+    return membership.worker_id

@@ -1,0 +1,224 @@
+"""The job loop on its own, against the in-process fake engine: poll, run, push, one job at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from neops_worker.runtime import make_client
+from neops_worker.worker.events import WorkerState
+from neops_worker.worker.jobs import JobLoop
+from neops_worker.worker.membership import Membership
+from neops_worker.worker.runner import Catalog
+from tests.ops.fake_engine import FakeEngine
+from tests.ops.harness import (
+    FakeRunner,
+    RecordingObserver,
+    RecordingTransport,
+    block_body,
+    fast_settings,
+    register,
+    wait_until,
+)
+
+NOOP = "fb.tests.unit/noop:1.0.0"
+POLL = "/blackboard/job"
+RESULT = "/blackboard/job/result"
+
+
+@pytest.fixture(autouse=True)
+def _info_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """The worker's INFO lines are part of what these tests read."""
+    caplog.set_level(logging.INFO, "neops_worker")
+
+
+@dataclass
+class Looping:
+    """A registered worker's job loop and what it talks to."""
+
+    engine: FakeEngine
+    transport: RecordingTransport
+    runner: FakeRunner
+    membership: Membership
+    loop: JobLoop
+    observer: RecordingObserver
+    stop: asyncio.Event
+    states: list[tuple[WorkerState, str]]
+    events: list[str]
+
+    def result(self, job_id: str) -> dict[str, Any]:
+        """The execution result the engine holds for ``job_id``."""
+        result: dict[str, Any] = self.engine.results[job_id]["result"]
+        return result
+
+    async def until_stopped(self, task: asyncio.Future[None]) -> None:
+        """Ask the loop to stop and wait for its end."""
+        self.stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+@contextlib.asynccontextmanager
+async def looping(engine: FakeEngine | None = None, **overrides: Any) -> AsyncIterator[Looping]:
+    """A worker registered with a fake engine, and its (not yet running) job loop on a fake runner."""
+    engine = engine or FakeEngine()
+    events: list[str] = []
+    settings = fast_settings(**overrides)
+    transport = RecordingTransport(engine, events)
+    client = make_client(settings, transport)
+    membership = Membership(settings, client, "1.0.0")
+    membership.catalog = Catalog([block_body()])
+    runner, observer, stop = FakeRunner(events), RecordingObserver(), asyncio.Event()
+    states: list[tuple[WorkerState, str]] = []
+    loop = JobLoop(
+        settings,
+        client,
+        runner,
+        membership,
+        observer=observer,
+        stop=stop,
+        on_state=lambda *s: states.append(s),
+    )
+    try:
+        await register(membership)
+        yield Looping(engine, transport, runner, membership, loop, observer, stop, states, events)
+    finally:
+        await client.aclose()
+
+
+async def yield_to_the_loop() -> None:
+    """Let every ready task run many steps (an in-process engine answers within a few)."""
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+async def test_a_claimed_job_runs_and_its_result_is_pushed() -> None:
+    """One poll claims one job for this worker; it runs (busy), its result is pushed, and back to idle."""
+    async with looping() as run:
+        job_id = run.engine.add_job(NOOP, {})
+        jobs = await run.loop.poll()
+        [poll] = run.transport.bodies[POLL]
+        assert (poll["limit"], poll["workerId"]) == (1, run.membership.worker_id)
+        await run.loop.run_batch(jobs)
+        assert run.result(job_id)["message"] == f"ran {job_id}"
+        assert run.states == [
+            (WorkerState.BUSY, f"running job {job_id} ({NOOP})"),
+            (WorkerState.IDLE, "idle"),
+        ]
+        assert run.observer.named("job_started") == [(job_id, NOOP, "execute")]
+        assert run.observer.named("job_finished") == [(job_id, NOOP, "execute", "success")]
+        assert run.loop.current_job is None
+
+
+async def test_the_loop_runs_queued_jobs_in_order_one_claim_at_a_time() -> None:
+    """Each poll claims one job, only after the runner said it is ready; the loop ends on a stop."""
+    async with looping() as run:
+        jobs = [run.engine.add_job(NOOP, {}) for _ in range(3)]
+        task = asyncio.ensure_future(run.loop.run())
+        await wait_until(lambda: all(j in run.engine.results for j in jobs), what="three results")
+        await run.until_stopped(task)
+        assert [e for e in run.events if e.startswith("run ")] == [f"run {j}" for j in jobs]
+        assert {body["limit"] for body in run.transport.bodies[POLL]} == {1}
+        claims = [e for e in run.events if e in (POLL, "ready")]
+        assert all(before == "ready" for before, after in itertools.pairwise(claims) if after == POLL)
+        assert claims[0] == "ready"
+
+
+async def test_no_claim_before_the_runner_is_ready() -> None:
+    """While the runner cannot take a job nothing is polled; a stop then ends the loop without a claim."""
+    async with looping() as run:
+        run.runner.gate = asyncio.Event()
+        task = asyncio.ensure_future(run.loop.run())
+        await yield_to_the_loop()
+        assert run.transport.sent(POLL) == 0
+        await run.until_stopped(task)
+        assert run.transport.sent(POLL) == 0
+
+
+async def test_no_claim_while_the_worker_is_not_registered() -> None:
+    """An expired worker polls again only once it is registered again."""
+    async with looping() as run:
+        run.membership.set_expired()
+        task = asyncio.ensure_future(run.loop.run())
+        await yield_to_the_loop()
+        assert run.transport.sent(POLL) == 0
+        run.membership.set_registered()
+        await wait_until(lambda: run.transport.sent(POLL) > 0, what="a poll")
+        await run.until_stopped(task)
+
+
+async def test_a_malformed_job_is_reported_failed_without_running(caplog: pytest.LogCaptureFixture) -> None:
+    """A job the worker cannot read gets a failed result naming the problem; no block runs."""
+    async with looping() as run:
+        run.transport.script(POLL, (201, [{"jobId": "bad-1", "type": "execute"}]))
+        await run.loop.run_batch(await run.loop.poll())
+        assert run.engine.results["bad-1"]["status"] == "failed"
+        assert run.result("bad-1")["message"].startswith("Malformed job definition: ")
+        assert "functionBlockId" in run.result("bad-1")["message"]
+        assert not [e for e in run.events if e.startswith("run ")]
+        assert any(m.startswith("Job bad-1 is malformed (") for m in caplog.messages)
+
+
+async def test_a_job_without_an_id_cannot_be_answered(caplog: pytest.LogCaptureFixture) -> None:
+    """Without a usable jobId there is nothing to push: the worker logs it and goes on."""
+    async with looping() as run:
+        run.transport.script(POLL, (201, [{"functionBlockId": NOOP, "type": "execute"}]))
+        await run.loop.run_batch(await run.loop.poll())
+        assert run.transport.sent(RESULT) == 0
+        assert any(m.startswith("The engine sent a job without a usable jobId") for m in caplog.messages)
+
+
+async def test_after_a_stop_the_rest_of_a_batch_is_refused(caplog: pytest.LogCaptureFixture) -> None:
+    """The job in hand finishes; the ones claimed with it get a failed result and the loop drains."""
+    async with looping() as run:
+        jobs = [{"jobId": job_id, "functionBlockId": NOOP, "type": "execute"} for job_id in ("a", "b")]
+        run.transport.script(POLL, (201, jobs))
+        run.runner.hold = asyncio.Event()
+        batch = asyncio.ensure_future(run.loop.run_batch(await run.loop.poll()))
+        await wait_until(lambda: "run a" in run.events, what="the first job")
+        run.stop.set()
+        run.runner.hold.set()
+        await asyncio.wait_for(batch, 5)
+        assert run.result("a")["success"]
+        assert run.result("b")["message"] == f"Not run: worker {run.membership.worker_id} is shutting down"
+        assert "run b" not in run.events
+        assert "Shutdown requested, skipping 1 remaining job(s)" in caplog.messages
+        assert run.states[-1] == (WorkerState.DRAINING, "draining: no job")
+
+
+@pytest.mark.parametrize(("status", "reachable"), [(503, False), (400, True)])
+async def test_a_failed_poll_claims_nothing(
+    status: int, reachable: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed poll is logged and counted, and says whether the engine answered at all."""
+    async with looping(FakeEngine(poll_status=status)) as run:
+        assert await run.loop.poll() == []
+        assert run.observer.calls == [("poll_failed",), ("engine_reachable", reachable)]
+        assert any(m.startswith("Poll failed (") for m in caplog.messages)
+        assert run.transport.sent(POLL) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "line", "lost"),
+    [
+        (409, "The engine already holds a result for job {} (409); dropped this one", False),
+        (400, "The engine rejected the result of job {} (", True),
+        (503, "Could not deliver the result of job {} before RESULT_PUSH_TIMEOUT (", True),
+    ],
+)
+async def test_what_happens_to_a_result_the_engine_does_not_take(
+    status: int, line: str, lost: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A duplicate is dropped quietly; a refused or undeliverable result is logged as lost and counted."""
+    async with looping(FakeEngine(result_status=status), result_push_timeout=0.05) as run:
+        job_id = run.engine.add_job(NOOP, {})
+        await run.loop.run_batch(await run.loop.poll())
+        assert any(m.startswith(line.format(job_id)) for m in caplog.messages)
+        assert run.observer.named("result_push_failed") == ([(job_id,)] if lost else [])
+        assert run.states[-1] == (WorkerState.IDLE, "idle")
