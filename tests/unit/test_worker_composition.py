@@ -1,0 +1,117 @@
+"""The runtime's composition seam (``compose``, ``Composition.started``) and its capture of stop signals."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from types import FrameType, TracebackType
+
+import pytest
+
+from neops_worker.errors import ConfigurationError
+from neops_worker.health import HealthServer
+from neops_worker.jobprocess.supervisor import ProcessRunner
+from neops_worker.metrics import WorkerMetrics
+from neops_worker.runtime import Composition, capture_signals, compose, make_client
+from neops_worker.worker.lifecycle import Worker
+from neops_worker.worker.threads import ThreadRunner
+from tests.ops.fake_engine import FakeEngine
+from tests.ops.harness import FakeRunner, RecordingTransport, fast_settings
+
+
+class Extension:
+    """A companion service that notes when it is entered and left, or fails to start."""
+
+    def __init__(self, events: list[str], fail: bool = False) -> None:
+        self.events = events
+        self.fail = fail
+
+    async def __aenter__(self) -> Extension:
+        if self.fail:
+            raise ConfigurationError("HEALTH_PORT: cannot listen")
+        self.events.append("extension entered")
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.events.append("extension left")
+
+
+def composition_of_fakes(events: list[str], extension: Extension) -> Composition:
+    """A composition whose runner, extension and transport note what happens to them."""
+    settings = fast_settings()
+    client = make_client(settings, RecordingTransport(FakeEngine(), events))
+    runner = FakeRunner(events)
+    return Composition(Worker(settings, client, runner, version="1.0.0"), client, runner, [extension])
+
+
+@pytest.mark.parametrize(("isolation", "runner"), [("thread", ThreadRunner), ("process", ProcessRunner)])
+async def test_compose_builds_the_worker_the_daemon_serves(isolation: str, runner: type[object]) -> None:
+    """One client for all, the runner of ``JOB_ISOLATION``, and the health listener with its metrics."""
+    composition = compose(
+        fast_settings(job_isolation=isolation, health_port=0), transport=FakeEngine().transport()
+    )
+    worker = composition.worker
+    assert (worker.client, worker.runner) == (composition.client, composition.runner)
+    assert isinstance(composition.runner, runner)
+    assert [type(o) for o in worker.observers.observers] == [WorkerMetrics]
+    [health] = composition.extensions
+    assert isinstance(health, HealthServer)
+    assert (health.worker, health.metrics) == (worker, worker.observers.observers[0])
+    await composition.client.aclose()
+
+
+async def test_the_composed_client_is_configured_by_the_settings() -> None:
+    """Requests through an injected transport still carry what the settings say (the bearer token)."""
+    engine = FakeEngine()
+    composition = compose(fast_settings(blackboard_token="s3cr3t"), transport=engine.transport())
+    await composition.client.check_compatibility()
+    await composition.client.aclose()
+    assert engine.authorization == ["Bearer s3cr3t"]
+
+
+async def test_started_enters_the_extensions_then_the_runner_and_leaves_in_reverse() -> None:
+    """No job process outlives the health listener; the client closes after everything else."""
+    events: list[str] = []
+    composition = composition_of_fakes(events, Extension(events))
+    async with composition.started() as worker:
+        assert worker is composition.worker
+        assert events == ["extension entered", "runner entered"]
+    assert events[2:] == ["runner left", "extension left", "client closed"]
+
+
+async def test_an_extension_that_cannot_start_closes_the_client_and_starts_no_runner() -> None:
+    """A busy health port fails the start before any job process, and leaves nothing open."""
+    events: list[str] = []
+    composition = composition_of_fakes(events, Extension(events, fail=True))
+    with pytest.raises(ConfigurationError):
+        async with composition.started():
+            pass
+    assert events == ["client closed"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_signal_asks_the_worker_and_the_previous_handler_comes_back(sig: signal.Signals) -> None:
+    """Inside, the signal only calls back with its name (on the loop); after, the old handler is back."""
+    before: list[int] = []
+    received = asyncio.Event()
+    names: list[str] = []
+
+    def previous(signum: int, frame: FrameType | None) -> None:
+        before.append(signum)
+
+    def on_signal(name: str) -> None:
+        names.append(name)
+        received.set()
+
+    original = signal.signal(sig, previous)
+    try:
+        async with capture_signals(on_signal):
+            signal.raise_signal(sig)
+            await asyncio.wait_for(received.wait(), 5)
+        assert signal.getsignal(sig) is previous
+        signal.raise_signal(sig)
+    finally:
+        signal.signal(sig, original)
+    assert (names, before) == ([sig.name], [sig])
