@@ -1,8 +1,8 @@
 """The composition root: settings -> logging -> job runner -> client -> Worker; signals; exit codes.
 
 ``compose`` builds a ready-to-serve worker from the settings (client, observers, job runner,
-extensions), and ``Composition.started`` starts and stops its companions in a fixed order: the
-daemon serves exactly what the tests serve, with a real engine's network instead of a transport.
+extensions), and ``Composition.started`` starts and stops its companions in a fixed order. The
+daemon and the tests serve the same composition; only the tests pass a transport for the network.
 Only this module touches the process: while the worker serves, SIGTERM/SIGINT only ask it to stop
 (through the event loop) and the handlers they had before come back afterwards; it starts the event
 loop and maps errors to exit codes. Discovery happens in the runner: in the template process
