@@ -62,8 +62,9 @@ class CommandProcess:
 
     @staticmethod
     def _read(stream: Any, lines: list[str]) -> None:
-        for line in stream:
-            lines.append(line.rstrip("\n"))
+        with stream:  # closed at EOF: the command and its children are gone
+            for line in stream:
+                lines.append(line.rstrip("\n"))
 
     @property
     def log(self) -> str:

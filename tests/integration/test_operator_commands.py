@@ -56,14 +56,15 @@ def invoke(*args: str) -> Result:
 
 def _read_lines(process: subprocess.Popen[str], into: list[str]) -> None:
     assert process.stdout is not None
-    into.extend(process.stdout)
+    with process.stdout:  # closed at EOF: the engine is gone
+        into.extend(process.stdout)
 
 
 def test_engine_command_serves_until_sigterm(tmp_path: Path) -> None:
     """`engine` says it is the local development engine, serves contract and /_dev/, exits 0 on SIGTERM."""
     db = tmp_path / "state" / "engine.sqlite3"
     command = [*WORKER_COMMAND, "engine", "--port", "0", "--db", str(db), "--log-level", "warning"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: list[str] = []
     threading.Thread(target=_read_lines, args=(process, lines), daemon=True).start()
     try:
