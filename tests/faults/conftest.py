@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions, LocalEngine
-from tests.faults.faultkit import FaultLayer, FaultProxy
+from neops_worker.local_engine import EngineOptions
+from tests.faults.faultkit import FaultLayer, FaultProxy, engine_behind
 
 # The integration suite's worker fixture: real ``neops_worker`` subprocesses, killed at the end.
 from tests.integration.conftest import start_worker
@@ -35,14 +35,8 @@ class FaultyEngine:
 @pytest.fixture
 def faulty() -> Iterator[FaultyEngine]:
     """A local engine (in memory) behind a fault layer with no plan yet."""
-    holder: dict[str, FaultLayer] = {}
-
-    def wrap(app: Any) -> Any:
-        holder["layer"] = FaultLayer(app)
-        return holder["layer"]
-
-    with LocalEngine(":memory:", options=FAST, wrap_app=wrap) as running:
-        yield FaultyEngine(running, holder["layer"])
+    with engine_behind(FaultLayer, FAST) as (running, layer):
+        yield FaultyEngine(running, layer)
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
 """A local engine that can be told to misbehave: an ASGI fault layer and a TCP fault proxy.
 
-``FaultLayer`` wraps the engine's ASGI app. A *plan* looks at each request and returns what to do:
-nothing (the engine answers), an ``Answer`` given *instead of* the engine (the engine never sees the
-request, so nothing is claimed or stored), a ``Delay`` before or after the engine, or a ``Rewrite`` of
-the request or of the engine's answer. Every exchange is recorded with the status the client got.
+``FaultLayer`` wraps the engine's ASGI app; it is the one recording and fault-injecting wrapper of the
+tests (the integration suite's ``Recorder`` is this layer with faults given by method and path). Every
+request is recorded with the status the client got. A *plan* looks at each request of the worker-facing
+contract and returns what to do: nothing (the engine answers), an ``Answer`` given *instead of* the
+engine (the engine never sees the request, so nothing is claimed or stored), a ``Delay`` before or
+after the engine, or a ``Rewrite`` of the request or of the engine's answer. ``engine_behind`` starts
+a local engine behind a new layer.
 
 ``FaultProxy`` sits in front of an engine on loopback for what ASGI cannot do: reset a connection in the
 middle of a request (before the engine saw it), drop an answer after the engine handled the request,
@@ -19,15 +22,17 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
+
+from neops_worker.local_engine import EngineOptions, LocalEngine
 
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Any]
 Message = dict[str, Any]
 
-#: The worker-facing contract paths; ``/_dev/`` traffic of the tests is never faulted.
+#: The worker-facing contract paths; other requests (the tests' ``/_dev/``) are recorded, never faulted.
 CONTRACT_PREFIXES = ("/workers", "/function-blocks", "/blackboard", "/version", "/health")
 
 
@@ -126,7 +131,7 @@ def endpoint_kind(path: str) -> str:
 
 
 class FaultLayer:
-    """ASGI middleware in front of the local engine: records exchanges, applies ``plan`` to each request."""
+    """ASGI middleware before the local engine: records every exchange, applies ``plan`` to the contract's."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -137,12 +142,12 @@ class FaultLayer:
 
     async def __call__(self, scope: Message, receive: Callable[[], Awaitable[Any]], send: Any) -> None:
         """Record the request, then let the plan decide who answers and how."""
-        if scope["type"] != "http" or not scope["path"].startswith(CONTRACT_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
         call = self._call(scope["method"], scope["path"], body)
-        action = self.plan(call) if self.plan else None
+        action = self._action(call)
         exchange = Exchange(call.method, call.path, body, type(action).__name__ if action else None)
         with self._lock:
             self.exchanges.append(exchange)
@@ -172,16 +177,28 @@ class FaultLayer:
         content_type = dict(headers).get(b"content-type", b"application/json").decode()
         await _send_answer(send, status, answer, content_type)
 
+    def _action(self, call: Call) -> Action | None:
+        plan = self.plan
+        return plan(call) if plan is not None and call.path.startswith(CONTRACT_PREFIXES) else None
+
     def _call(self, method: str, path: str, body: bytes) -> Call:
         kind = endpoint_kind(path)
         with self._lock:
             self._counts[kind] = self._counts.get(kind, 0) + 1
             return Call(method, path, body, self._counts[kind])
 
+    def recorded(self) -> list[Exchange]:
+        """Every exchange so far, in arrival order."""
+        with self._lock:
+            return list(self.exchanges)
+
     def of_kind(self, kind: str) -> list[Exchange]:
         """The recorded exchanges of one endpoint kind, in arrival order."""
-        with self._lock:
-            return [exchange for exchange in self.exchanges if exchange.kind == kind]
+        return [exchange for exchange in self.recorded() if exchange.kind == kind]
+
+    def matching(self, method: str, prefix: str) -> list[Exchange]:
+        """The recorded exchanges of ``method`` whose path starts with ``prefix``, in arrival order."""
+        return [e for e in self.recorded() if e.method == method and e.path.startswith(prefix)]
 
     def accepted_results(self) -> dict[str, int]:
         """Job id -> how many of its result pushes were answered 2xx (the engine took the result)."""
@@ -191,6 +208,24 @@ class FaultLayer:
                 job_id = exchange.json()["jobExecutionId"]
                 counts[job_id] = counts.get(job_id, 0) + 1
         return counts
+
+
+Layer = TypeVar("Layer", bound=FaultLayer)
+
+
+@contextlib.contextmanager
+def engine_behind(
+    layer: Callable[[ASGIApp], Layer], options: EngineOptions
+) -> Iterator[tuple[LocalEngine, Layer]]:
+    """A local engine (in memory, on a free loopback port) whose app is wrapped in ``layer``; both."""
+    layers: list[Layer] = []
+
+    def wrap(app: Any) -> Any:  # the engine's app, typed by starlette; the layer is one too
+        layers.append(layer(app))
+        return layers[-1]
+
+    with LocalEngine(":memory:", options=options, wrap_app=wrap) as running:
+        yield running, layers[0]
 
 
 async def _read_body(receive: Callable[[], Awaitable[Any]]) -> bytes:
@@ -325,6 +360,7 @@ class FaultProxy:
         self.down()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     def __enter__(self) -> FaultProxy:
         return self.start()

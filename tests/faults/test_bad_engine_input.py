@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from neops_worker.local_engine import LocalEngine
 from tests.faults.conftest import FAST, FaultyEngine
-from tests.faults.faultkit import Action, Answer, Call, FaultLayer, Rewrite
+from tests.faults.faultkit import Action, Answer, Call, FaultLayer, Rewrite, engine_behind
 from tests.faults.helpers import add_jobs, assert_exactly_once, job_rows, starts, wait_all_pushed
 from tests.integration.support import WorkerProcess, job
 
@@ -71,15 +70,9 @@ def _spoil_by_message(body: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def spoiled_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One worker served one spoiled job per case; the job details and the worker's log afterwards."""
-    holder: dict[str, FaultLayer] = {}
-
-    def wrap(app: Any) -> Any:
-        holder["layer"] = FaultLayer(app)
-        return holder["layer"]
-
-    with LocalEngine(":memory:", options=FAST, wrap_app=wrap) as engine:
+    with engine_behind(FaultLayer, FAST) as (engine, layer):
         ids = {case: add_jobs(engine.url, 1, message=case)[0] for case in CASES}
-        holder["layer"].plan = lambda call: (
+        layer.plan = lambda call: (
             Rewrite(answer=lambda status, body: (status, _spoil_by_message(body)))
             if call.kind == "poll"
             else None

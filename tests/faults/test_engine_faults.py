@@ -7,9 +7,9 @@ result (and accepted one push, where the fault layer records it), and the worker
 from __future__ import annotations
 
 import random
+import re
 import signal
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -21,11 +21,20 @@ from neops_worker.local_engine import EngineProcess, LocalEngine
 from tests.faults.conftest import FAST, FaultyEngine
 from tests.faults.faultkit import Action, Answer, Call, Delay, FaultProxy, ProxyAction, Rewrite, free_port
 from tests.faults.helpers import SLEEP, add_jobs, assert_exactly_once, job_rows, starts, wait_all_pushed
-from tests.integration.support import job, wait_until, workers
+from tests.integration.support import WorkerProcess, job, wait_until, workers
+
+#: A registration retry's log line, with the seconds left of STARTUP_RETRY_TIMEOUT.
+REGISTRATION_RETRY = re.compile(r"Worker registration failed \(.*; retrying in .* giving up in (\d+) s")
 
 
 def _status(url: str, job_id: str) -> str:
     return str(job(url, job_id)["status"])
+
+
+def _retry_seconds_left(worker: WorkerProcess) -> float:
+    """The least time the worker said its registration retries had left (inf before the first retry)."""
+    left = [float(match.group(1)) for match in REGISTRATION_RETRY.finditer(worker.log)]
+    return min(left, default=float("inf"))
 
 
 def test_one_in_five_answers_5xx_for_a_whole_run(faulty: FaultyEngine, start_worker: Any) -> None:
@@ -57,7 +66,7 @@ def test_one_in_five_answers_5xx_for_a_whole_run(faulty: FaultyEngine, start_wor
 def test_result_push_outlives_an_unreachable_engine(
     faulty: FaultyEngine, proxy: Callable[[str], FaultProxy], start_worker: Any
 ) -> None:
-    """The engine unreachable for ~2 s while a job runs: the result is retried and delivered once."""
+    """The engine unreachable mid-job until a push retry and a ping failed: the result arrives once."""
     # Connections are refused and reset while the engine keeps running; the engine SIGKILLed and
     # restarted with jobs in hand is test_scenarios' case.
     front = proxy(faulty.url)
@@ -65,8 +74,13 @@ def test_result_push_outlives_an_unreachable_engine(
     worker = start_worker(front.url)
     wait_until(lambda: _status(faulty.url, job_id) == "polled", 20, "the job claimed", worker)
     front.down()  # while the job runs no poll is in flight: only the result and pings can fail
-    worker.wait_for_log(f"Result push of job {job_id} failed")
-    time.sleep(1)
+    push_failed = f"Result push of job {job_id} failed"
+    wait_until(
+        lambda: worker.log.count(push_failed) >= 2 and "Heartbeat failed" in worker.log,
+        20,
+        "a failed push retry and a failed ping",
+        worker,
+    )
     front.up()
     wait_all_pushed(faulty.url, 1, 40, worker)
     assert_exactly_once(faulty.url, [job_id], worker)
@@ -83,8 +97,9 @@ def test_engine_restart_mid_run_loses_nothing(tmp_path: Path, start_worker: Any)
         job_ids = add_jobs(engine.url, 300)
         worker = start_worker(engine.url)
         wait_until(lambda: _status(engine.url, job_ids[50]) == "pushed", 30, "50 results", worker)
+        since = len(worker.output)
         engine.terminate()
-        time.sleep(1)
+        worker.wait_for_log("ConnectError", since=since)  # the engine stays down until the worker met it
         engine.start()
         wait_all_pushed(engine.url, 300, 60, worker)
         assert_exactly_once(engine.url, job_ids, worker)
@@ -223,7 +238,8 @@ def test_engine_appearing_10_s_after_the_worker(start_worker: Any) -> None:
     """No engine at start, one 10 s later: the worker, still retrying, registers and runs a job."""
     port = free_port()
     worker = start_worker(f"http://127.0.0.1:{port}", STARTUP_RETRY_TIMEOUT=40)
-    time.sleep(10)
+    # "10 s later" by the worker's own account: a retry line saying 30 s of the 40 s are left.
+    wait_until(lambda: _retry_seconds_left(worker) <= 30, 40, "10 s of registration retries", worker)
     assert worker.process.poll() is None, worker.log
     assert "Worker registration failed (worker registration: ConnectError" in worker.log
     with LocalEngine(":memory:", port=port, options=FAST) as engine:

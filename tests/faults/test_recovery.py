@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions, LocalEngine
+from neops_worker.local_engine import EngineOptions
 from tests.faults.conftest import FaultyEngine
-from tests.faults.faultkit import Action, Answer, Call, FaultLayer, FaultProxy
+from tests.faults.faultkit import Action, Answer, Call, FaultLayer, FaultProxy, engine_behind
 from tests.faults.helpers import SLEEP, add_jobs, assert_exactly_once, wait_all_pushed
 from tests.integration.support import WorkerProcess, job, wait_until
 
@@ -35,14 +35,8 @@ UNAVAILABLE = Answer(503, {"statusCode": 503, "message": "Service Unavailable"})
 @pytest.fixture
 def patient() -> Iterator[FaultyEngine]:
     """A local engine behind a fault layer that keeps a silent worker registered for a minute."""
-    holder: dict[str, FaultLayer] = {}
-
-    def wrap(app: Any) -> Any:
-        holder["layer"] = FaultLayer(app)
-        return holder["layer"]
-
-    with LocalEngine(":memory:", options=PATIENT, wrap_app=wrap) as running:
-        yield FaultyEngine(running, holder["layer"])
+    with engine_behind(FaultLayer, PATIENT) as (running, layer):
+        yield FaultyEngine(running, layer)
 
 
 def _all_unavailable(call: Call) -> Action | None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions, LocalEngine
+from neops_worker.local_engine import EngineOptions
+from tests.faults.faultkit import engine_behind
 from tests.integration.support import Recorder, WorkerProcess
 
 
@@ -27,15 +28,9 @@ class EngineUnderTest:
 @pytest.fixture
 def engine() -> Iterator[EngineUnderTest]:
     """A local engine (in-memory, fast expiry) that records every request."""
-    holder: dict[str, Recorder] = {}
-
-    def wrap(app: Any) -> Any:
-        holder["recorder"] = Recorder(app)
-        return holder["recorder"]
-
     options = EngineOptions(heartbeat_interval_s=1.0, unreachable_after=3, offline_after=6)
-    with LocalEngine(":memory:", options=options, wrap_app=wrap) as running:
-        yield EngineUnderTest(running, holder["recorder"])
+    with engine_behind(Recorder, options) as (running, recorder):
+        yield EngineUnderTest(running, recorder)
 
 
 @pytest.fixture

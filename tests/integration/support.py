@@ -1,4 +1,4 @@
-"""Real parts for integration tests: a recording/fault-injecting ASGI layer, worker subprocesses, waiting.
+"""Real parts for integration tests: the recording/fault-injecting ASGI layer, worker subprocesses, waiting.
 
 The local engine runs in-process on 127.0.0.1 (``LocalEngine``) or as a child process; the worker
 is always the real ``neops_worker`` console script in a subprocess, stopped with real signals.
@@ -6,12 +6,10 @@ is always the real ``neops_worker`` console script in a subprocess, stopped with
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,83 +17,47 @@ import httpx
 
 from neops_worker.local_engine.models import NewJob
 from neops_worker.local_engine.process import BASIC_VARIABLES, start_worker, worker_command
+from tests.faults.faultkit import Answer, ASGIApp, Call, Exchange, FaultLayer, Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "function_blocks"
 WORKER_COMMAND = worker_command()
 
-ASGIScope = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[dict[str, Any]], Any]
-
-
-@dataclass
-class RecordedRequest:
-    """One request the engine received."""
-
-    method: str
-    path: str
-    body: bytes
-    at: float = field(default_factory=time.monotonic)
-
-    def json(self) -> Any:
-        """The body as JSON (None when empty)."""
-        return json.loads(self.body) if self.body else None
-
-
 #: A fault decides per request: None lets it through, (status, json body) answers instead.
 Fault = Callable[[str, str], tuple[int, Any] | None]
 
 
-class Recorder:
-    """ASGI middleware that records every request and can answer some of them with a fault."""
+class Recorder(FaultLayer):
+    """The fault layer as the integration tests speak to it: ``requests`` and a (method, path) ``fault``."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.requests: list[RecordedRequest] = []
-        self.fault: Fault | None = None
-        self._lock = threading.Lock()
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self._fault: Fault | None = None
 
-    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
-        """Record the request, then answer it with a fault or pass it on."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        with self._lock:
-            self.requests.append(RecordedRequest(scope["method"], scope["path"], body))
-        fault = self.fault(scope["method"], scope["path"]) if self.fault else None
-        if fault is not None:
-            await _answer(send, *fault)
-            return
-        replayed = False
+    @property
+    def requests(self) -> list[Exchange]:
+        """Every request the engine received, in arrival order."""
+        return self.recorded()
 
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if replayed:
-                message: dict[str, Any] = await receive()
-                return message
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+    @property
+    def fault(self) -> Fault | None:
+        """The fault in force; None lets every request through."""
+        return self._fault
 
-        await self.app(scope, replay, send)
-
-    def matching(self, method: str, prefix: str) -> list[RecordedRequest]:
-        """Requests of ``method`` whose path starts with ``prefix``."""
-        with self._lock:
-            return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
+    @fault.setter
+    def fault(self, fault: Fault | None) -> None:
+        self._fault = fault
+        self.plan = None if fault is None else _answering(fault)
 
 
-async def _answer(send: Send, status: int, payload: Any) -> None:
-    body = json.dumps(payload).encode() if payload is not None else b""
-    headers = [(b"content-type", b"application/json")] if body else []
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def _answering(fault: Fault) -> Plan:
+    """The plan for ``fault``: its (status, json body) answered instead of the engine."""
+
+    def plan(call: Call) -> Answer | None:
+        answer = fault(call.method, call.path)
+        return None if answer is None else Answer(*answer)
+
+    return plan
 
 
 class WorkerProcess:
@@ -120,17 +82,18 @@ class WorkerProcess:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line.rstrip("\n"))
+        with self.process.stdout:  # closed at EOF: the worker and its job processes are gone
+            for line in self.process.stdout:
+                self.output.append(line.rstrip("\n"))
 
     @property
     def log(self) -> str:
         """Everything the worker printed so far."""
         return "\n".join(self.output)
 
-    def wait_for_log(self, text: str, timeout: float = 20) -> None:
-        """Wait until the worker printed ``text``."""
-        wait_until(lambda: text in self.log, timeout, f"worker log line {text!r}", self)
+    def wait_for_log(self, text: str, timeout: float = 20, since: int = 0) -> None:
+        """Wait until the worker printed ``text`` (after its first ``since`` lines)."""
+        wait_until(lambda: text in "\n".join(self.output[since:]), timeout, f"worker log line {text!r}", self)
 
     def signal(self, signum: signal.Signals = signal.SIGTERM) -> None:
         """Send a real signal to the worker process."""
@@ -147,6 +110,7 @@ class WorkerProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        self._reader.join(5)
 
 
 def _inherited(name: str) -> bool:
