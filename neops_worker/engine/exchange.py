@@ -16,7 +16,6 @@ back. A second cancellation stops the wait.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import urllib.request
 from typing import Protocol
@@ -46,13 +45,8 @@ class ThreadedExchange:
         self.threads = CallThreads("neops-engine")
 
     async def send(self, request: httpx.Request) -> httpx.Response:
-        """Hand the request to a thread; wait for its answer, through a cancellation too."""
-        answer = self.threads.run(self._exchange, request)
-        try:
-            return await asyncio.shield(answer)
-        except asyncio.CancelledError:
-            await asyncio.wait({answer})  # the request goes on in its thread: let it end first
-            raise
+        """Hand the request to a thread and await its answer (cancelled: its end, first)."""
+        return await self.threads.call(self._exchange, request)
 
     async def aclose(self) -> None:
         """Stop the threads once their calls are done; close the connection pool."""

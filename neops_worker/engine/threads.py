@@ -6,8 +6,8 @@ there are as many threads as calls ever ran at once (the poll or the push, the h
 registrations of start-up: the callers bound that number) and the event loop never waits. The
 thread that went idle last takes the next call, so calls made one after another keep to one warm
 thread while the others sleep. The hand-over is a queue put one way and ``call_soon_threadsafe``
-the other: no ``concurrent.futures`` future to chain, no executor bookkeeping. The threads are
-daemons: a request hanging in one never holds up the exit.
+the other: no ``concurrent.futures`` future to chain, no executor bookkeeping, no extra loop
+iteration. The threads are daemons: a request hanging in one never holds up the exit.
 """
 
 from __future__ import annotations
@@ -27,33 +27,49 @@ _numbers = itertools.count(1)
 
 
 class _Call(Generic[A, R]):
-    """One call handed to a thread: what to run and where its outcome goes."""
+    """One call handed to a thread: what to run, where its outcome goes, whether it has ended."""
 
-    __slots__ = ("argument", "function", "future", "loop")
+    __slots__ = ("argument", "ended", "finished", "function", "future", "loop")
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        future: asyncio.Future[R],
-        function: Callable[[A], R],
-        argument: A,
-    ) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, function: Callable[[A], R], argument: A) -> None:
         self.loop = loop
-        self.future = future
+        self.future: asyncio.Future[R] = loop.create_future()
         self.function = function
         self.argument = argument
+        #: Set on the loop once the thread is done with the call, answered or not.
+        self.finished = False
+        #: Created only by a task that was cancelled while the call ran, to wait for its end.
+        self.ended: asyncio.Future[None] | None = None
 
     def run(self) -> tuple[Any, BaseException | None]:
-        """Run the function: its value, or the exception it raised."""
+        """Run the function (on the thread): its value, or the exception it raised."""
         try:
             return self.function(self.argument), None
         except BaseException as exc:  # every outcome goes back to the awaiting task
             return None, exc
 
     def settle(self, outcome: tuple[Any, BaseException | None]) -> None:
-        """Hand the outcome back to the loop of the awaiting task."""
+        """Hand the outcome back to the loop of the awaiting task (from the thread)."""
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
-            self.loop.call_soon_threadsafe(_settle, self.future, *outcome)
+            self.loop.call_soon_threadsafe(self._settled, *outcome)
+
+    def _settled(self, value: Any, error: BaseException | None) -> None:
+        """On the loop: the call has ended; give its outcome to whoever still waits for it."""
+        self.finished = True
+        if self.ended is not None and not self.ended.done():
+            self.ended.set_result(None)
+        if self.future.done():
+            return  # the awaiting task was cancelled
+        if error is None:
+            self.future.set_result(value)
+        else:
+            self.future.set_exception(error)
+
+    async def wait_for_end(self) -> None:
+        """Wait until the thread is done with the call (a cancellation stops the wait)."""
+        if not self.finished:
+            self.ended = self.loop.create_future()
+            await self.ended
 
 
 #: Where a thread waits for its next call (``None``: end).
@@ -76,17 +92,28 @@ class CallThreads:
         """How many threads were started so far."""
         return len(self._inboxes)
 
-    def run(self, function: Callable[[A], R], argument: A) -> asyncio.Future[R]:
-        """``function(argument)`` on an idle thread (a new one if none is idle); its outcome, to await."""
+    async def call(self, function: Callable[[A], R], argument: A) -> R:
+        """``function(argument)`` on an idle thread (a new one if none is idle), awaited.
+
+        A call cannot be stopped halfway: cancelled, the awaiting task first waits for the call to
+        end, so that whatever comes next starts after it; a second cancellation stops that wait.
+        """
+        call = self._hand_over(function, argument)
+        try:
+            return await call.future
+        except asyncio.CancelledError:
+            await call.wait_for_end()
+            raise
+
+    def _hand_over(self, function: Callable[[A], R], argument: A) -> _Call[A, R]:
         if self._closed:
             raise RuntimeError(f"{self.name}: the threads were closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[R] = loop.create_future()
+        call = _Call(asyncio.get_running_loop(), function, argument)
         with self._lock:
             # The thread that went idle last: one after another, calls keep to one warm thread.
             inbox = self._idle.pop() if self._idle else None
-        (inbox or self._start()).put(_Call(loop, future, function, argument))
-        return future
+        (inbox or self._start()).put(call)
+        return call
 
     def close(self) -> None:
         """Let every thread end once its call in hand is done; later calls are refused."""
@@ -109,15 +136,6 @@ class CallThreads:
                 self._idle.append(inbox)
             call.settle(outcome)
             del call, outcome  # hold no answer while idle
-
-
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():
-        return  # the awaiting task was cancelled
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)
 
 
 __all__ = ["CallThreads"]
