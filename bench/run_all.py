@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from bench import bench_modes as modes
 from bench import bench_worker as worker
-from bench import load
+from bench import load, thread_cpu
 from bench import profile_worker as profiler
 from bench.common import BENCH_BLOCKS, ROOT, machine, temporary_dir
 
@@ -127,8 +127,9 @@ def throughput(sizes: Sizes) -> list[str]:
         "",
         "Each figure against a fresh `python -m neops_worker.local_engine` child process (SQLite file,",
         "WAL) with the same queue. The worker's rate runs from its first claim to its last result by the",
-        "engine's clock; the clients time themselves. Both the worker and the bare httpx client use",
-        "httpx on asyncio; the raw client is bench_engine.py's, on uvloop.",
+        "engine's clock; the clients time themselves. This bare httpx client runs on asyncio (the",
+        "worker: httpx's synchronous transport on threads of its own); the raw client is bench_engine.py's,",
+        "on uvloop.",
     ]
 
 
@@ -284,6 +285,21 @@ def modes_crash(sizes: Sizes) -> list[str]:
     ]
 
 
+def by_thread(sizes: Sizes) -> list[str]:
+    """CPU per no-op job by thread of the daemon and by child process, in both modes, no profiler."""
+    return [
+        "| mode | thread or process | CPU ms/job | share |",
+        "|---|---|---|---|",
+        *(line for mode in modes.MODES for line in thread_cpu.lines(sizes.profile_jobs, mode)),
+        "",
+        f"{sizes.profile_jobs} no-op jobs drained from the stand-in, one drain per mode, nothing attached to",
+        "the daemon (`bench/thread_cpu.py`): each thread's user + system time from",
+        "`/proc/<pid>/task/<tid>/stat` between the first claim and the last result, named by the daemon",
+        "itself; `neops-engine-*` are the engine client's threads (the HTTP requests), `child processes`",
+        "the job process and its template.",
+    ]
+
+
 def profile(sizes: Sizes) -> list[str]:
     """Where the daemon's CPU goes per no-op job (cProfile, thread mode, against the stand-in)."""
     with temporary_dir("bench-profile-") as tmp:
@@ -316,6 +332,7 @@ def sections(sizes: Sizes) -> list[tuple[str, str, Callable[[], list[str]]]]:
         ("modes", "Isolation modes: drain rate and CPU per job", lambda: modes_drain(sizes)),
         ("modes", "Isolation modes: start-up and idle PSS", lambda: modes_startup(sizes)),
         ("modes", "Isolation modes: a crashing block", lambda: modes_crash(sizes)),
+        ("modes", "Isolation modes: CPU per job by thread", lambda: by_thread(sizes)),
         ("modes", "Profile of the per-job path", lambda: profile(sizes)),
     ]
 
