@@ -237,9 +237,10 @@ def test_ping_404_while_a_job_runs(faulty: FaultyEngine, start_worker: Any) -> N
 def test_engine_appearing_10_s_after_the_worker(start_worker: Any) -> None:
     """No engine at start, one 10 s later: the worker, still retrying, registers and runs a job."""
     port = free_port()
-    worker = start_worker(f"http://127.0.0.1:{port}", STARTUP_RETRY_TIMEOUT=40)
-    # "10 s later" by the worker's own account: a retry line saying 30 s of the 40 s are left.
-    wait_until(lambda: _retry_seconds_left(worker) <= 30, 40, "10 s of registration retries", worker)
+    worker = start_worker(f"http://127.0.0.1:{port}", STARTUP_RETRY_TIMEOUT=60)
+    # "10 s later" by the worker's own account: a retry line saying 50 s of the 60 s are left. A backoff
+    # lasts at most 30 s, so that line comes with 20 s or more left to meet the engine.
+    wait_until(lambda: _retry_seconds_left(worker) <= 50, 45, "10 s of registration retries", worker)
     assert worker.process.poll() is None, worker.log
     assert "Worker registration failed (worker registration: ConnectError" in worker.log
     with LocalEngine(":memory:", port=port, options=FAST) as engine:
