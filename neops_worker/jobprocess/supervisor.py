@@ -131,7 +131,12 @@ class TemplateProcess:
         finally:
             theirs.close()
             os.close(out_w)
-        pid = await asyncio.wait_for(self._forks.get(), FORK_TIMEOUT_S)
+        try:
+            pid = await asyncio.wait_for(self._forks.get(), FORK_TIMEOUT_S)
+        except BaseException:  # timed out, or cancelled by a stop: our ends would leak
+            ours.close()
+            os.close(out_r)
+            raise
         if pid is None:
             ours.close()
             os.close(out_r)
