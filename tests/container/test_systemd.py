@@ -112,9 +112,12 @@ def test_watchdog_restarts_a_frozen_worker(podman: Podman, machine: str) -> None
     assert show(podman, machine, "WatchdogUSec")["WatchdogUSec"] == "4s"
     pid = show(podman, machine, "MainPID")["MainPID"]
     podman("exec", machine, "sh", "-c", f"kill -STOP {pid}")
-    wait_for(
-        lambda: show(podman, machine, "NRestarts").get("NRestarts", "0") != "0", 30, "a watchdog restart"
-    )
+    try:
+        wait_for(
+            lambda: show(podman, machine, "NRestarts").get("NRestarts", "0") != "0", 60, "a watchdog restart"
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- journal ---\n{journal(podman, machine)[-3000:]}") from None
     assert "Failed with result 'watchdog'" in journal(podman, machine)
     wait_for(
         lambda: show(podman, machine, "StatusText").get("StatusText") == "idle", 60, "the restarted worker"
