@@ -1,6 +1,6 @@
 """Throughput of the local engine: poll(limit=1) + result cycles per second from bare HTTP clients.
 
-Starts the engine as a child process (``python -m neops_worker.local_engine``, the most honest setup:
+Starts the engine as a child process (``python -m neops_worker.devkit.local_engine``, the most honest setup:
 the client does not share the engine's interpreter), queues ``--jobs`` jobs through ``/_dev/jobs``,
 then lets ``--concurrency`` pollers, each registered as its own worker, claim one job at a time and
 push a result until the queue is empty. Prints figures; asserts nothing.
@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from neops_worker.local_engine import EngineProcess
-from neops_worker.wire import (
+from neops_worker.devkit.local_engine import EngineProcess
+from neops_worker.engine.wire import (
     JobExecutionResult,
     JobPoll,
     JobResult,

@@ -35,7 +35,7 @@ from bench.bench_worker import generate_blocks
 from bench.common import BENCH_BLOCKS, NOOP, ROOT, WorkerRun, add_jobs, epoch, job, jobs, temporary_dir
 from bench.proctree import CpuSampler, tree_pss_kb
 from bench.standin import Record, StandIn
-from neops_worker.local_engine import EngineProcess
+from neops_worker.devkit.local_engine import EngineProcess
 
 MODES = ("thread", "process")
 CRASH = "bench.neops/crash:1.0.0"

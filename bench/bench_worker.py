@@ -39,8 +39,14 @@ from bench.common import (
     wait_for,
     wait_pushed,
 )
-from neops_worker.local_engine import EngineOptions, EngineProcess, LocalEngine
-from neops_worker.wire import JobExecutionResult, JobPoll, JobResult, RegisterFunctionBlock, RegisterWorker
+from neops_worker.devkit.local_engine import EngineOptions, EngineProcess, LocalEngine
+from neops_worker.engine.wire import (
+    JobExecutionResult,
+    JobPoll,
+    JobResult,
+    RegisterFunctionBlock,
+    RegisterWorker,
+)
 
 #: The log line of the worker's last start-up step: from here on it polls.
 READY_LINE = "Worker state: registered -> idle"

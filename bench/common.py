@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from neops_worker.local_engine import process as child
+from neops_worker.devkit.local_engine import process as child
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_BLOCKS = ROOT / "bench" / "blocks"

@@ -28,7 +28,7 @@ from bench.common import (
     temporary_dir,
     wait_pushed,
 )
-from neops_worker.local_engine import EngineProcess
+from neops_worker.devkit.local_engine import EngineProcess
 
 #: What a worker logs when the engine refuses a second result for a job (409).
 DUPLICATE_PUSH = "already holds a result"

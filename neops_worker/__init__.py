@@ -23,14 +23,14 @@ if TYPE_CHECKING:
     from neops_worker.blocks.context import WorkflowContext
     from neops_worker.blocks.entities import Device, DeviceGroup, Interface
     from neops_worker.blocks.registration import Registration, register_function_block
-    from neops_worker.wire import AcquireByElasticQuery, AcquireFromContext
+    from neops_worker.engine.wire import AcquireByElasticQuery, AcquireFromContext
 
 __version__ = "1.0.0"
 
 #: Public name -> the module that defines it.
 _HOMES = {
-    "AcquireByElasticQuery": "neops_worker.wire",
-    "AcquireFromContext": "neops_worker.wire",
+    "AcquireByElasticQuery": "neops_worker.engine.wire",
+    "AcquireFromContext": "neops_worker.engine.wire",
     "Device": "neops_worker.blocks.entities",
     "DeviceGroup": "neops_worker.blocks.entities",
     "FunctionBlock": "neops_worker.blocks.base",

@@ -29,7 +29,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from neops_worker import sdk_bridge
 from neops_worker.blocks.base import FunctionBlock
 from neops_worker.blocks.registration import (
     FunctionBlockDefinitionError,
@@ -38,6 +37,7 @@ from neops_worker.blocks.registration import (
     unchecked_declarations,
 )
 from neops_worker.errors import validation_problems
+from neops_worker.sdk import bridge as sdk_bridge
 
 BlockClass = type[FunctionBlock[Any, Any]]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from neops_worker.discovery import DiscoveredBlock, DiscoveryReport
+from neops_worker.engine.wire import RegisterFunctionBlock, Versionable, parse_fb_id
 from neops_worker.errors import DiscoveryError
-from neops_worker.wire import RegisterFunctionBlock, Versionable, parse_fb_id
 
 BlockKey = tuple[str, str, tuple[int, int, int]]
 

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 from neops_worker import __version__
 from neops_worker.engine.client import EngineClient, tls_verify
+from neops_worker.engine.wire import JobDefinition
 from neops_worker.errors import EXIT_OK, NeopsWorkerError
 from neops_worker.observability import setup_logging
-from neops_worker.outcome import JobOutcome
 from neops_worker.scrub import set_static_secrets
 from neops_worker.settings import Settings
-from neops_worker.wire import JobDefinition
 from neops_worker.worker.events import Observers, WorkerObserver
 from neops_worker.worker.lifecycle import Worker
+from neops_worker.worker.outcome import JobOutcome
 from neops_worker.worker.runner import JobRunner
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def make_runner(settings: Settings, observer: WorkerObserver) -> JobRunner:
         from neops_worker.worker.threads import ThreadRunner
 
         return ThreadRunner(settings)
-    from neops_worker.jobprocess.supervisor import ProcessRunner
+    from neops_worker.worker.jobprocess.supervisor import ProcessRunner
 
     return ProcessRunner(settings, observer)
 
@@ -121,14 +121,14 @@ async def _serve(settings: Settings) -> int:
 
 def extra_observers(settings: Settings) -> list[WorkerObserver]:
     """Observers chosen by the settings (metrics, service manager notifications)."""
-    from neops_worker.sdnotify import SystemdObserver
+    from neops_worker.worker.observers.sdnotify import SystemdObserver
 
     observers: list[WorkerObserver] = []
     systemd = SystemdObserver.from_environ(os.environ)
     if systemd.notifier.enabled:
         observers.append(systemd)
     if settings.health_port is not None:
-        from neops_worker.metrics import WorkerMetrics
+        from neops_worker.worker.observers.metrics import WorkerMetrics
 
         observers.append(WorkerMetrics())
     return observers
@@ -138,8 +138,8 @@ def extensions(settings: Settings, worker: Worker) -> list[contextlib.AbstractAs
     """Companion services that live as long as the worker (the health listener)."""
     if settings.health_port is None:
         return []
-    from neops_worker.health import ENGINE_SILENCE_INTERVALS, HealthServer
-    from neops_worker.metrics import WorkerMetrics
+    from neops_worker.worker.observers.health import ENGINE_SILENCE_INTERVALS, HealthServer
+    from neops_worker.worker.observers.metrics import WorkerMetrics
 
     metrics = next(o for o in worker.observers.observers if isinstance(o, WorkerMetrics))
     limit_s = ENGINE_SILENCE_INTERVALS * settings.heartbeat_interval

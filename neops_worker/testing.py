@@ -34,12 +34,12 @@ from pydantic import BaseModel
 from neops_worker.blocks.base import FunctionBlock
 from neops_worker.blocks.entities import Device, DeviceGroup, Entity, Interface
 from neops_worker.blocks.registration import Registration
+from neops_worker.devkit.jobinput import job_definition, normalize_context
 from neops_worker.discovery import DiscoveredBlock, discover
-from neops_worker.execution import execute_job, run_coroutine
-from neops_worker.jobinput import job_definition, normalize_context
-from neops_worker.outcome import JobOutcome
+from neops_worker.engine.wire import JobDefinition
 from neops_worker.registry import Registry, find_blocks
-from neops_worker.wire import JobDefinition
+from neops_worker.worker.execution import execute_job, run_coroutine
+from neops_worker.worker.outcome import JobOutcome
 
 if TYPE_CHECKING:
     from neops_worker.sdk.function_block.function_block import FunctionBlock as SdkFunctionBlock

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from neops_worker.blocks.context import WorkflowContext
-from neops_worker.wire import Acquire
+from neops_worker.engine.wire import Acquire
 
 if TYPE_CHECKING:
     from neops_worker.blocks.registration import Registration

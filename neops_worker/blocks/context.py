@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 
 from neops_worker.blocks.entities import Device, DeviceGroup, Entity, Interface
-from neops_worker.wire import DbUpdate, DbUpdates, EntityCreate, EntityDelete, EntityKind, EntityPatch
+from neops_worker.engine.wire import DbUpdate, DbUpdates, EntityCreate, EntityDelete, EntityKind, EntityPatch
 
 E = TypeVar("E", bound=Entity)
 

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field
 
 from neops_worker.blocks.base import FunctionBlock, FunctionBlockParams, FunctionBlockResultData
-from neops_worker.wire import FB_PART_PATTERN, FB_TYPE_VALUES, RUN_ON_VALUES, FbType, RunOn, format_fb_id
+from neops_worker.engine.wire import (
+    FB_PART_PATTERN,
+    FB_TYPE_VALUES,
+    RUN_ON_VALUES,
+    FbType,
+    RunOn,
+    format_fb_id,
+)
 
 if TYPE_CHECKING:
     # A type checker holds a declaration to the engine's values (``run_on="devise"`` is an error);

@@ -24,8 +24,7 @@ from pydantic import ValidationError
 
 from neops_worker.engine.answers import AnswerSignal
 from neops_worker.engine.exchange import Transport, exchange_for
-from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable
-from neops_worker.wire import (
+from neops_worker.engine.wire import (
     CONTRACT_LIBRARY,
     CONTRACT_VERSION,
     JobLog,
@@ -39,6 +38,7 @@ from neops_worker.wire import (
     WireModel,
     WorkerRegistration,
 )
+from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable
 
 _Answer = TypeVar("_Answer", bound=WireModel)
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from neops_worker.blocks.entities import BaseEntity, Device, DeviceGroup, Interface, Platform
-from neops_worker.wire import (
+from neops_worker.engine.wire import (
     AcquireByElasticQuery,
     AcquireFromContext,
     DbUpdates,

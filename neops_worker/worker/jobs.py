@@ -18,14 +18,14 @@ from pydantic import ValidationError
 
 from neops_worker.engine.client import EngineClient
 from neops_worker.engine.retry import call_with_retry, result_push_policy
+from neops_worker.engine.wire import JobDefinition, JobResult, failed_result
 from neops_worker.errors import EngineError, EngineRejected, describe_errors
 from neops_worker.observability import job_log_context
-from neops_worker.outcome import JobOutcome
 from neops_worker.settings import Settings
-from neops_worker.wire import JobDefinition, JobResult, failed_result
 from neops_worker.worker._tasks import cancel, first_of, pause
 from neops_worker.worker.events import WorkerObserver, WorkerState
 from neops_worker.worker.membership import Membership
+from neops_worker.worker.outcome import JobOutcome
 from neops_worker.worker.runner import JobRunner
 
 log = logging.getLogger("neops_worker.worker")

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 
 from neops_worker.engine.client import EngineClient
 from neops_worker.engine.retry import call_with_retry, startup_policy
+from neops_worker.engine.wire import JobPoll, RegisterFunctionBlock, RegisterWorker, VersionCompatibility
 from neops_worker.errors import EngineError, IncompatibleEngineError
 from neops_worker.observability import set_worker_identity
 from neops_worker.settings import Settings
-from neops_worker.wire import JobPoll, RegisterFunctionBlock, RegisterWorker, VersionCompatibility
 from neops_worker.worker.runner import Catalog
 
 log = logging.getLogger("neops_worker.worker")

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Protocol
 
+from neops_worker.engine.wire import JobDefinition, RegisterFunctionBlock, Versionable
 from neops_worker.errors import DiscoveryError
-from neops_worker.outcome import JobOutcome
-from neops_worker.wire import JobDefinition, RegisterFunctionBlock, Versionable
+from neops_worker.worker.outcome import JobOutcome
 
 log = logging.getLogger("neops_worker")
 

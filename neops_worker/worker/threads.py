@@ -13,11 +13,11 @@ import logging
 from types import TracebackType
 from typing import Any
 
-from neops_worker.execution import execute_job
-from neops_worker.outcome import JobOutcome
+from neops_worker.engine.wire import JobDefinition
 from neops_worker.registry import Registry, registration_body
 from neops_worker.settings import Settings
-from neops_worker.wire import JobDefinition
+from neops_worker.worker.execution import execute_job
+from neops_worker.worker.outcome import JobOutcome
 from neops_worker.worker.runner import Catalog, report_problems
 
 log = logging.getLogger("neops_worker.worker")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions, EngineProcess
+from neops_worker.devkit.local_engine import EngineOptions, EngineProcess
 from tests.container.support import CANNOT_MAKE_BASE, REPORT, ROOT, TIMINGS, Podman, podman_env
 
 IMAGE = "localhost/neops-worker:container-test"

@@ -114,7 +114,7 @@ def test_watchdog_restarts_a_frozen_worker(podman: Podman, machine: str) -> None
     podman("exec", machine, "sh", "-c", f"kill -STOP {pid}")
     try:
         wait_for(
-            lambda: show(podman, machine, "NRestarts").get("NRestarts", "0") != "0", 60, "a watchdog restart"
+            lambda: show(podman, machine, "NRestarts").get("NRestarts", "0") != "0", 150, "a watchdog restart"
         )
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n--- journal ---\n{journal(podman, machine)[-3000:]}") from None

@@ -1,4 +1,4 @@
-"""``neops_worker.jobinput``: parameters and contexts given by hand, with clear errors."""
+"""``neops_worker.devkit.jobinput``: parameters and contexts given by hand, with clear errors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from neops_worker.errors import ConfigurationError
-from neops_worker.jobinput import (
+from neops_worker.devkit.jobinput import (
     default_entity_id,
     job_definition,
     load_context,
@@ -17,6 +16,7 @@ from neops_worker.jobinput import (
     parse_param,
     parse_params,
 )
+from neops_worker.errors import ConfigurationError
 
 
 @pytest.mark.parametrize(

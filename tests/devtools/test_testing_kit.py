@@ -140,7 +140,14 @@ async def test_async_tests_use_run_block_async() -> None:
 
 def test_the_kit_does_not_import_the_daemon() -> None:
     """Importing the testing kit pulls in neither httpx nor the worker lifecycle."""
-    daemon = ("httpx", "tenacity", "neops_worker.worker", "neops_worker.engine", "neops_worker.runtime")
+    daemon = (
+        "httpx",
+        "tenacity",
+        "neops_worker.worker.lifecycle",
+        "neops_worker.worker.jobprocess",
+        "neops_worker.engine.client",
+        "neops_worker.runtime",
+    )
     code = f"import sys, neops_worker.testing; print(sorted(set({daemon!r}) & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions
+from neops_worker.devkit.local_engine import EngineOptions
 from tests.faults.faultkit import FaultLayer, FaultProxy, engine_behind
 
 # The integration suite's worker fixture: real ``neops_worker`` subprocesses, killed at the end.

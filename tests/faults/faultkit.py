@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from neops_worker.local_engine import EngineOptions, LocalEngine
+from neops_worker.devkit.local_engine import EngineOptions, LocalEngine
 
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Any]
 Message = dict[str, Any]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from neops_worker.local_engine import EngineProcess, LocalEngine
+from neops_worker.devkit.local_engine import EngineProcess, LocalEngine
 from tests.faults.conftest import FAST, FaultyEngine
 from tests.faults.faultkit import Action, Answer, Call, Delay, FaultProxy, ProxyAction, Rewrite, free_port
 from tests.faults.helpers import SLEEP, add_jobs, assert_exactly_once, job_rows, starts, wait_all_pushed

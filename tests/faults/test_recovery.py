@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions
+from neops_worker.devkit.local_engine import EngineOptions
 from tests.faults.conftest import FaultyEngine
 from tests.faults.faultkit import Action, Answer, Call, FaultLayer, FaultProxy, engine_behind
 from tests.faults.helpers import SLEEP, add_jobs, assert_exactly_once, wait_all_pushed

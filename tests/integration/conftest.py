@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions
+from neops_worker.devkit.local_engine import EngineOptions
 from tests.faults.faultkit import engine_behind
 from tests.integration.support import Recorder, WorkerProcess
 

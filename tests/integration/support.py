@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from neops_worker.local_engine.models import NewJob
-from neops_worker.local_engine.process import BASIC_VARIABLES, start_worker, worker_command
+from neops_worker.devkit.local_engine.models import NewJob
+from neops_worker.devkit.local_engine.process import BASIC_VARIABLES, start_worker, worker_command
 from tests.faults.faultkit import Answer, ASGIApp, Call, Exchange, FaultLayer, Plan
 
 ROOT = Path(__file__).resolve().parents[2]

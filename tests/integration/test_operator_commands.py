@@ -17,12 +17,12 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from neops_worker.cli import app
-from neops_worker.demo import SAMPLE_JOBS
+from neops_worker.devkit.demo import SAMPLE_JOBS
+from neops_worker.devkit.local_client._submit import resolve_block
+from neops_worker.devkit.local_engine import LocalEngine
+from neops_worker.devkit.local_engine.models import DevFunctionBlock
+from neops_worker.devkit.local_engine.process import READY_PATTERN
 from neops_worker.errors import ConfigurationError
-from neops_worker.local_engine import LocalEngine
-from neops_worker.local_engine.models import DevFunctionBlock
-from neops_worker.local_engine.process import READY_PATTERN
-from neops_worker.operator._submit import resolve_block
 from tests.integration.support import BENCH_BLOCKS, WORKER_COMMAND, WorkerProcess, add_job, job, wait_until
 
 ROUTER = {"id": 7, "hostname": "edge-rtr-07", "softwareRelease": "17.6.5"}

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from neops_worker.local_engine import EngineOptions, EngineProcess, LocalEngine
+from neops_worker.devkit.local_engine import EngineOptions, EngineProcess, LocalEngine
 from tests.integration.conftest import EngineUnderTest
 from tests.integration.support import (
     BENCH_BLOCKS,

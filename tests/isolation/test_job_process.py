@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from neops_worker.local_engine.models import NewJob
+from neops_worker.devkit.local_engine.models import NewJob
 from tests.integration.conftest import EngineUnderTest
 from tests.integration.support import WorkerProcess, add_job, job, wait_until
 

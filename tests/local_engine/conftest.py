@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions, LocalEngine
+from neops_worker.devkit.local_engine import EngineOptions, LocalEngine
 from tests.local_engine.helpers import Api, FakeClock
 
 #: Heartbeat thresholds of the fake-clock engine: unreachable after 20 s, expired after 50 s of silence.

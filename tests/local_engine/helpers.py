@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from neops_worker.wire import (
+from neops_worker.engine.wire import (
     JobExecutionResult,
     JobPoll,
     JobResult,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from neops_worker.local_engine import EngineOptions, EngineStore, LocalEngine
-from neops_worker.local_engine.models import NewJob, ResultSubmission
-from neops_worker.wire import JobExecutionResult, JobPoll, RegisterFunctionBlock, RegisterWorker
+from neops_worker.devkit.local_engine import EngineOptions, EngineStore, LocalEngine
+from neops_worker.devkit.local_engine.models import NewJob, ResultSubmission
+from neops_worker.engine.wire import JobExecutionResult, JobPoll, RegisterFunctionBlock, RegisterWorker
 from tests.local_engine.helpers import FB_A, Api
 
 JOBS = 500

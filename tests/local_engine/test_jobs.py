@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from neops_worker.local_engine import LocalEngine
-from neops_worker.local_engine.models import NewJob
-from neops_worker.wire import JobLog
+from neops_worker.devkit.local_engine import LocalEngine
+from neops_worker.devkit.local_engine.models import NewJob
+from neops_worker.engine.wire import JobLog
 from tests.local_engine.conftest import HEARTBEAT_S, OFFLINE_AFTER
 from tests.local_engine.helpers import FB_A, FB_B, Api, FakeClock
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neops_worker.local_engine import EngineOptions, EngineProcess, EngineStore, LocalEngine
-from neops_worker.wire import RegisterWorker
+from neops_worker.devkit.local_engine import EngineOptions, EngineProcess, EngineStore, LocalEngine
+from neops_worker.engine.wire import RegisterWorker
 from tests.local_engine.helpers import FB_A, Api, FakeClock
 
 

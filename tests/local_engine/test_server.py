@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from neops_worker.local_engine import EngineOptions, EngineProcess, LocalEngine, default_db_path
+from neops_worker.devkit.local_engine import EngineOptions, EngineProcess, LocalEngine, default_db_path
 from tests.local_engine.helpers import Api
 
 
@@ -50,7 +50,7 @@ def test_app_can_be_wrapped_in_asgi_middleware() -> None:
 
 
 def test_engine_process_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
-    """``python -m neops_worker.local_engine --port 0`` announces its URL, serves, and exits 0 on SIGTERM."""
+    """``python -m neops_worker.devkit.local_engine --port 0``: announces its URL, serves, exits 0 on TERM."""
     engine = EngineProcess(
         tmp_path / "e.sqlite3", options=EngineOptions(compatible=False), log_path=tmp_path / "log"
     )
@@ -69,7 +69,7 @@ def test_entry_point_rejects_inconsistent_thresholds() -> None:
         [
             sys.executable,
             "-m",
-            "neops_worker.local_engine",
+            "neops_worker.devkit.local_engine",
             "--unreachable-after",
             "5",
             "--offline-after",
@@ -90,7 +90,7 @@ def test_importing_the_package_does_not_need_starlette() -> None:
         "import sys\n"
         "sys.modules['starlette'] = None\n"
         "sys.modules['uvicorn'] = None\n"
-        "import neops_worker, neops_worker.local_engine as le\n"
+        "import neops_worker, neops_worker.devkit.local_engine as le\n"
         "store = le.EngineStore.open(':memory:')\n"
         "try:\n"
         "    le.LocalEngine\n"

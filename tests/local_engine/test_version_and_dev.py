@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from neops_worker.local_engine import EngineOptions, LocalEngine
-from neops_worker.wire import CONTRACT_LIBRARY, CONTRACT_VERSION
+from neops_worker.devkit.local_engine import EngineOptions, LocalEngine
+from neops_worker.engine.wire import CONTRACT_LIBRARY, CONTRACT_VERSION
 from tests.local_engine.conftest import HEARTBEAT_S, OFFLINE_AFTER
 from tests.local_engine.helpers import FB_A, FB_B, Api, FakeClock
 

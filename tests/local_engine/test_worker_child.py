@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from neops_worker.local_engine.process import BASIC_VARIABLES, start_worker, worker_env
+from neops_worker.devkit.local_engine.process import BASIC_VARIABLES, start_worker, worker_env
 
 
 def test_the_users_settings_never_reach_the_child(monkeypatch: pytest.MonkeyPatch) -> None:

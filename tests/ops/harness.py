@@ -18,15 +18,15 @@ from typing import Any
 
 import httpx
 
-from neops_worker.health import HealthServer
-from neops_worker.metrics import WorkerMetrics
-from neops_worker.outcome import JobOutcome
+from neops_worker.engine.wire import JobDefinition, JobExecutionResult, JobResult, RegisterFunctionBlock
 from neops_worker.runtime import compose
 from neops_worker.settings import Settings
-from neops_worker.wire import JobDefinition, JobExecutionResult, JobResult, RegisterFunctionBlock
 from neops_worker.worker.events import WorkerObserver, WorkerState
 from neops_worker.worker.lifecycle import Worker
 from neops_worker.worker.membership import Membership
+from neops_worker.worker.observers.health import HealthServer
+from neops_worker.worker.observers.metrics import WorkerMetrics
+from neops_worker.worker.outcome import JobOutcome
 from neops_worker.worker.runner import Catalog
 from tests.ops.fake_engine import FakeEngine
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from neops_worker.errors import ConfigurationError
-from neops_worker.health import HealthServer, listener_url, liveness, probe
-from neops_worker.metrics import WorkerMetrics
 from neops_worker.runtime import extensions, extra_observers
 from neops_worker.worker.events import WorkerState
 from neops_worker.worker.lifecycle import Worker
+from neops_worker.worker.observers.health import HealthServer, listener_url, liveness, probe
+from neops_worker.worker.observers.metrics import WorkerMetrics
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import ECHO, FAIL, SLEEP, RunningWorker, fast_settings, running_worker, wait_until
 

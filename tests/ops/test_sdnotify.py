@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from neops_worker.runtime import extra_observers
-from neops_worker.sdnotify import Notifier, SystemdObserver, socket_address, watchdog_enabled
 from neops_worker.worker.events import WorkerState
+from neops_worker.worker.observers.sdnotify import Notifier, SystemdObserver, socket_address, watchdog_enabled
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import SLEEP, fast_settings, running_worker, wait_until
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from neops_worker.engine.client import EngineClient, tls_verify
+from neops_worker.engine.wire import RegisterWorker
 from neops_worker.errors import EngineRejected
-from neops_worker.wire import RegisterWorker
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import EXAMPLES
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions, LocalEngine
+from neops_worker.devkit.local_engine import EngineOptions, LocalEngine
 from tests.integration.support import Recorder
 
 #: The repository as written for the SDK; never collected in place.

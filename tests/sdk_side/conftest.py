@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neops_worker.local_engine import EngineOptions, LocalEngine
+from neops_worker.devkit.local_engine import EngineOptions, LocalEngine
 
 #: The blocks that use the vendor SDK's connection layer.
 SDK_BLOCKS = Path(__file__).resolve().parent / "sdk_blocks"

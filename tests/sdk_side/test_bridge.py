@@ -15,7 +15,7 @@ from neops_worker_sdk.connection.registry import (  # type: ignore[import-not-fo
 )
 from neops_worker_sdk.logger import Logger  # type: ignore[import-not-found]
 
-from neops_worker import sdk_bridge
+from neops_worker.sdk import bridge as sdk_bridge
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from neops_worker import sdk_bridge
+from neops_worker.sdk import bridge as sdk_bridge
 from tests.integration.commands import CommandProcess, clean_environment
 from tests.integration.support import add_job, job, wait_until
 from tests.sdk_side.conftest import BIN, SDK_BLOCKS

@@ -7,7 +7,7 @@ were it not, mypy would report the ignore as unused, so the expectation cannot s
 from __future__ import annotations
 
 from neops_worker import Registration
-from neops_worker.wire import FbType, JobType, RunOn
+from neops_worker.engine.wire import FbType, JobType, RunOn
 
 declared = Registration(name="show", package="acme", description="d", run_on="device", fb_type="facts")
 run_on: RunOn = declared.run_on

@@ -13,8 +13,8 @@ import pytest
 import respx
 
 from neops_worker.engine.client import EngineClient
+from neops_worker.engine.wire import JobExecutionResult, JobPoll, JobResult, RegisterWorker, Versionable
 from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable
-from neops_worker.wire import JobExecutionResult, JobPoll, JobResult, RegisterWorker, Versionable
 from tests.contract import assert_valid
 
 BASE = "http://engine.test"
@@ -155,7 +155,7 @@ async def test_unregister_other_errors_raise(client: EngineClient) -> None:
 @respx.mock
 async def test_function_block_409_means_already_registered(client: EngineClient) -> None:
     """409 on block registration is success (already known); 201 is new."""
-    from neops_worker.wire import RegisterFunctionBlock
+    from neops_worker.engine.wire import RegisterFunctionBlock
 
     body = RegisterFunctionBlock(
         package="p",

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 
 from neops_worker.discovery import discover
-from neops_worker.execution import execute_job
-from neops_worker.registry import Registry
-from neops_worker.wire import (
+from neops_worker.engine.wire import (
     DbUpdates,
     EntityCreate,
     EntityDelete,
@@ -25,6 +23,8 @@ from neops_worker.wire import (
     VersionCompatibilityRequest,
     failed_result,
 )
+from neops_worker.registry import Registry
+from neops_worker.worker.execution import execute_job
 from tests.contract import assert_sent_body, assert_valid
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "function_blocks"

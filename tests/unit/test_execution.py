@@ -20,8 +20,8 @@ from neops_worker import (
     register_function_block,
 )
 from neops_worker.discovery import DiscoveredBlock
-from neops_worker.execution import execute_job
-from neops_worker.wire import JobDefinition
+from neops_worker.engine.wire import JobDefinition
+from neops_worker.worker.execution import execute_job
 
 
 class Params(FunctionBlockParams):

@@ -6,8 +6,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from neops_worker.blocks.registration import Registration
-from neops_worker.errors import describe_errors, validation_problems
-from neops_worker.wire import (
+from neops_worker.engine.wire import (
     FB_TYPE_VALUES,
     JOB_TYPES,
     RUN_ON_VALUES,
@@ -16,6 +15,7 @@ from neops_worker.wire import (
     format_fb_id,
     parse_fb_id,
 )
+from neops_worker.errors import describe_errors, validation_problems
 
 
 def test_every_form_of_an_id_is_written_by_one_function() -> None:

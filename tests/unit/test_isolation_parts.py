@@ -25,13 +25,13 @@ from neops_worker import (
     register_function_block,
 )
 from neops_worker.discovery import DiscoveredBlock
-from neops_worker.execution import execute_job
-from neops_worker.jobprocess.deaths import Death
-from neops_worker.jobprocess.frames import FrameBuffer, FrameError, encode
+from neops_worker.engine.wire import JobDefinition
 from neops_worker.observability import JsonFormatter, _ContextFilter
 from neops_worker.scrub import REDACTED, job_secrets, scrub, secret_values
 from neops_worker.settings import Settings
-from neops_worker.wire import JobDefinition
+from neops_worker.worker.execution import execute_job
+from neops_worker.worker.jobprocess.deaths import Death
+from neops_worker.worker.jobprocess.frames import FrameBuffer, FrameError, encode
 from neops_worker.worker.threads import ThreadRunner
 
 RELEASE = threading.Event()

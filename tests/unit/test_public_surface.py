@@ -29,12 +29,11 @@ PUBLIC = [
 
 #: Modules of the development kit and libraries only it needs: a worker in production loads none.
 DEVELOPMENT_KIT = (
-    "neops_worker.local_engine",
-    "neops_worker.operator",
-    "neops_worker.demo",
-    "neops_worker.devtools",
+    "neops_worker.devkit",
+    "neops_worker.cli.blocks",
+    "neops_worker.cli.local",
+    "neops_worker.cli.demo",
     "neops_worker.testing",
-    "neops_worker.jobinput",
     "neops_worker.sdk",
     "starlette",
     "uvicorn",
@@ -59,7 +58,7 @@ def _loaded_after(statement: str) -> list[str]:
 def test_the_daemon_entry_point_loads_no_development_kit() -> None:
     """``import neops_worker.cli`` (and the runtime it starts) imports no development-kit module."""
     loaded = _loaded_after(
-        "import neops_worker.cli, neops_worker.runtime, neops_worker.jobprocess.supervisor"
+        "import neops_worker.cli, neops_worker.runtime, neops_worker.worker.jobprocess.supervisor"
     )
     kit = [name for name in loaded if name.startswith(DEVELOPMENT_KIT)]
     assert kit == []
@@ -67,5 +66,5 @@ def test_the_daemon_entry_point_loads_no_development_kit() -> None:
 
 def test_a_process_mode_daemon_loads_no_authoring_api() -> None:
     """The process-mode daemon imports neither the block models nor discovery: blocks live elsewhere."""
-    loaded = _loaded_after("import neops_worker.runtime, neops_worker.jobprocess.supervisor")
+    loaded = _loaded_after("import neops_worker.runtime, neops_worker.worker.jobprocess.supervisor")
     assert [n for n in loaded if n.startswith(("neops_worker.blocks", "neops_worker.discovery"))] == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from neops_worker import sdk_bridge
+from neops_worker.sdk import bridge as sdk_bridge
 
 SDK_SCRIPT = "import sys\nfrom neops_worker_sdk.cli.neops_worker import main\nsys.exit(main())\n"
 OUR_SCRIPT = "import sys\nfrom neops_worker.cli import main\nsys.exit(main())\n"
@@ -63,7 +63,8 @@ def test_prepare_without_the_sdk_imports_nothing() -> None:
     if sdk_bridge.sdk_installed():
         pytest.skip("the vendor SDK is installed here")
     code = (
-        "import sys; from neops_worker import sdk_bridge; sdk_bridge.prepare(); sdk_bridge.prepare(); "
+        "import sys; from neops_worker.sdk import bridge as sdk_bridge; "
+        "sdk_bridge.prepare(); sdk_bridge.prepare(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('loguru', 'neops_worker_sdk')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,11 +9,11 @@ from types import FrameType, TracebackType
 import pytest
 
 from neops_worker.errors import ConfigurationError
-from neops_worker.health import HealthServer
-from neops_worker.jobprocess.supervisor import ProcessRunner
-from neops_worker.metrics import WorkerMetrics
 from neops_worker.runtime import Composition, capture_signals, compose, make_client
+from neops_worker.worker.jobprocess.supervisor import ProcessRunner
 from neops_worker.worker.lifecycle import Worker
+from neops_worker.worker.observers.health import HealthServer
+from neops_worker.worker.observers.metrics import WorkerMetrics
 from neops_worker.worker.threads import ThreadRunner
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import FakeRunner, RecordingTransport, fast_settings

@@ -36,9 +36,9 @@ from neops_worker.blocks.context import WorkflowContext as NativeContext
 from neops_worker.blocks.lenient import parse_leniently
 from neops_worker.blocks.registration import Registration
 from neops_worker.blocks.registration import Registration as NativeRegistration
+from neops_worker.engine.wire import Acquire
 from neops_worker.sdk.logger import BaseLogger, ContextualLogger, logger_for
 from neops_worker.sdk.workflow.workflow_context import WorkflowContext
-from neops_worker.wire import Acquire
 
 ParamsT = TypeVar("ParamsT", bound=FunctionBlockParams)
 ResultDataT = TypeVar("ResultDataT", bound=FunctionBlockResultData)

@@ -6,9 +6,9 @@ from typing import Any
 
 from neops_worker.blocks import registration as native
 from neops_worker.blocks.base import FunctionBlock
+from neops_worker.engine.wire import RegisterFunctionBlock
 from neops_worker.registry import registration_body
 from neops_worker.sdk.registry.registration import Registration
-from neops_worker.wire import RegisterFunctionBlock
 
 #: A block class (SDK-style or native), its registration, its registration body.
 RegistryEntry = tuple[type[Any], Registration, RegisterFunctionBlock]

@@ -12,7 +12,7 @@ from neops_worker.blocks.context import (
     new_temporary_id,
 )
 from neops_worker.blocks.entities import Entity
-from neops_worker.wire import EntityCreate, EntityDelete, EntityPatch
+from neops_worker.engine.wire import EntityCreate, EntityDelete, EntityPatch
 
 DbUpdateDto = EntityCreate | EntityPatch | EntityDelete
 

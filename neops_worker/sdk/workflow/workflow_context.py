@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from neops_worker.blocks.context import WorkflowContext as NativeContext
 from neops_worker.blocks.entities import Device, DeviceGroup, Entity, Interface
+from neops_worker.engine.wire import DbUpdates
 from neops_worker.sdk.engine_client import JobExecutionContextDto
-from neops_worker.wire import DbUpdates
 
 E = TypeVar("E", bound=Entity)
 

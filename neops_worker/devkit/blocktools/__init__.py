@@ -1,0 +1,1 @@
+"""The block tools behind ``blocks``, ``check``, ``schema``, ``exec``, ``port`` (commands: ``cli.blocks``)."""

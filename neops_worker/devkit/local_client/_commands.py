@@ -1,0 +1,162 @@
+"""``submit``, ``jobs`` and ``workers``: operate a running local engine over HTTP (its ``/_dev/`` routes)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+from neops_worker.cli.support import (
+    ContextFileOption,
+    EntityIdOption,
+    JobTypeOption,
+    ParamOption,
+    ParamsFileOption,
+    RunOnOption,
+    settings_or_exit,
+    usage_errors,
+)
+from neops_worker.devkit.local_client._client import DevClient
+from neops_worker.devkit.local_client._render import jobs_table, print_job_result, workers_table
+from neops_worker.devkit.local_client._submit import JobInput, build_job, resolve_block, wait_for_result
+from neops_worker.devkit.local_engine.models import DevJobDetail, NewJob
+from neops_worker.errors import EXIT_FAILURE, EXIT_OK, EngineError, EngineRejected
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Base URL of the local engine (default: URL_BLACKBOARD).", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
+BlockArgument = Annotated[
+    str,
+    typer.Argument(help="'package/name:1.2.3', or 'package/name' or a name registered exactly once."),
+]
+WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for the result; exit 1 if it failed.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0, help="With --wait: give up after this many seconds (0: never).")
+]
+StatusOption = Annotated[
+    Literal["pending", "polled", "pushed"] | None,
+    typer.Option("--status", help="Only jobs in this engine state (polled: claimed by a worker)."),
+]
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=0, help="Show the newest N jobs in the table (0: all).")
+]
+
+
+def submit_command(
+    block: BlockArgument,
+    *,
+    param: ParamOption = None,
+    params_file: ParamsFileOption = None,
+    context_file: ContextFileOption = None,
+    job_type: JobTypeOption = "execute",
+    run_on: RunOnOption = None,
+    entity_id: EntityIdOption = None,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 60.0,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue a job on the local engine and print its id; with --wait, wait for and print the result.
+
+    With --json: {"jobId": ...}, or with --wait the job with its stored result, as one JSON document.
+    """
+    given = JobInput(param or [], params_file, context_file, job_type, run_on, entity_id)
+    with _engine(url) as client:
+        job_id = client.add_job(_new_job(client, block, given))
+        if not wait:
+            typer.echo(json.dumps({"jobId": job_id}) if as_json else job_id)
+            return
+        if not as_json:  # with --json the job (id included) is printed as one document at the end
+            typer.echo(job_id)
+        raise typer.Exit(_await_result(client, job_id, timeout, as_json))
+
+
+def jobs_command(
+    status: StatusOption = None, limit: LimitOption = 50, url: UrlOption = None, as_json: JsonOption = False
+) -> None:
+    """List the engine's jobs: id, state, block, worker, duration and result message."""
+    with _engine(url) as client:
+        jobs = client.jobs(status)
+    if as_json:
+        typer.echo(json.dumps([job.to_wire() for job in jobs], indent=2))
+        return
+    shown = jobs[-limit:] if limit else jobs
+    _stdout().print(jobs_table(shown, len(jobs)))
+
+
+def workers_command(url: UrlOption = None, as_json: JsonOption = False) -> None:
+    """List the workers the engine knows: state, last ping, claimed jobs, registered blocks."""
+    with _engine(url) as client:
+        workers = client.workers()
+    if as_json:
+        typer.echo(json.dumps([worker.to_wire() for worker in workers], indent=2))
+    else:
+        _stdout().print(workers_table(workers))
+
+
+# --- shared ---------------------------------------------------------------------------------
+
+
+def _new_job(client: DevClient, block: str, given: JobInput) -> NewJob:
+    """The job to queue, for the block ``block`` names among those the engine knows (bad input: exit 2)."""
+    with usage_errors():
+        resolved = resolve_block(block, client.function_blocks())
+        job = build_job(resolved, given)
+    if resolved.registered is None:
+        _warn(f"no worker has registered {resolved.fb_id} yet; the job waits until one does")
+    return job
+
+
+def _await_result(client: DevClient, job_id: str, timeout: float, as_json: bool) -> int:
+    """Wait for the job's result and print it; the exit code says whether it succeeded."""
+    job = wait_for_result(client, job_id, timeout)
+    if job is None:
+        state = client.job(job_id).status
+        typer.echo(f"neops_worker: error: job {job_id} has no result after {timeout:g} s ({state})", err=True)
+        return EXIT_FAILURE
+    _print_result(job, as_json)
+    return EXIT_OK if job.result_status in ("success", "success-ack") else EXIT_FAILURE
+
+
+def _print_result(job: DevJobDetail, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(job.to_wire(), indent=2))
+    else:
+        print_job_result(_stdout(), job)
+
+
+@contextlib.contextmanager
+def _engine(url: str | None) -> Iterator[DevClient]:
+    """A client of the engine at ``url`` (default: URL_BLACKBOARD); engine errors become one line."""
+    if url is None:
+        url = settings_or_exit().base_url
+    try:
+        with DevClient(url) as client:
+            yield client
+    except EngineError as exc:
+        typer.echo(f"neops_worker: error: {_explain(exc, url)}", err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+def _explain(exc: EngineError, url: str) -> str:
+    """The error, with a hint when the URL is probably not a running local engine."""
+    if isinstance(exc, EngineRejected) and exc.status == 404:
+        return f"{exc} (is {url} the local engine? only 'neops_worker engine' serves /_dev/)"
+    if not isinstance(exc, EngineRejected) and exc.status is None:
+        return f"{exc}; is it running? start one with 'neops_worker engine'"
+    return str(exc)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"neops_worker: warning: {message}", err=True)
+
+
+def _stdout() -> Console:
+    return Console(file=sys.stdout, soft_wrap=False)

@@ -1,0 +1,106 @@
+"""Submitting a job to the local engine: which block a name means, the job body, waiting for the result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from neops_worker.devkit.jobinput import default_entity_id, load_context, parse_params
+from neops_worker.devkit.local_client._client import DevClient
+from neops_worker.devkit.local_engine.models import DevFunctionBlock, DevJobDetail, NewJob
+from neops_worker.engine.wire import canonical_fb_id
+from neops_worker.errors import ConfigurationError, describe_errors
+
+#: First and longest pause between two looks at a job that has no result yet (seconds).
+WAIT_FIRST_S = 0.05
+WAIT_MAX_S = 0.5
+
+
+@dataclass(frozen=True)
+class ResolvedBlock:
+    """The block a job is for: its canonical id, and its registration if a worker registered it."""
+
+    fb_id: str
+    registered: DevFunctionBlock | None
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """What the user gave for a job besides the block."""
+
+    params: Sequence[str] = ()
+    params_file: Path | None = None
+    context_file: Path | None = None
+    job_type: str = "execute"
+    run_on: str | None = None
+    entity_id: int | None = None
+
+
+def resolve_block(given: str, blocks: Sequence[DevFunctionBlock]) -> ResolvedBlock:
+    """``package/name:1.2.3`` as is; ``package/name`` or a bare name must match one registered block."""
+    if ":" in given:
+        try:
+            fb_id = canonical_fb_id(given)
+        except ValueError as exc:
+            raise ConfigurationError(f"block {given!r} {exc}") from None
+        found = [block for block in blocks if block.function_block_id == fb_id]
+        return ResolvedBlock(fb_id, found[0] if found else None)
+    candidates = [block for block in blocks if _names_match(given, block)]
+    if len(candidates) == 1:
+        return ResolvedBlock(candidates[0].function_block_id, candidates[0])
+    if not candidates:
+        known = ", ".join(sorted(block.function_block_id for block in blocks))
+        hint = f"registered: {known}" if known else "none is registered yet: start a worker first"
+        raise ConfigurationError(f"no registered function block is called {given!r} ({hint})")
+    ids = ", ".join(sorted(block.function_block_id for block in candidates))
+    raise ConfigurationError(f"{given!r} is ambiguous: {ids}; give package/name:version")
+
+
+def _names_match(given: str, block: DevFunctionBlock) -> bool:
+    if "/" in given:
+        return given == f"{block.package}/{block.name}"
+    return given == block.name
+
+
+def build_job(block: ResolvedBlock, given: JobInput) -> NewJob:
+    """The ``POST /_dev/jobs`` body; run-on defaults to the block's registered one, the entity to the
+    only one of its kind in the context."""
+    context = load_context(given.context_file)
+    run_on = given.run_on or (block.registered.run_on if block.registered else None) or "global"
+    entity_id = given.entity_id if given.entity_id is not None else default_entity_id(context, run_on)
+    fields: dict[str, Any] = {
+        "function_block_id": block.fb_id,
+        "parameters": parse_params(given.params, given.params_file),
+        "context": context,
+        "type": given.job_type,
+        "run_on": run_on,
+        "entity_id": entity_id,
+    }
+    try:
+        return NewJob.model_validate(fields)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid job: {describe_errors(exc)}") from None
+
+
+def wait_for_result(
+    client: DevClient, job_id: str, timeout_s: float, sleep: Callable[[float], None] = time.sleep
+) -> DevJobDetail | None:
+    """The job once it has a result; None if it has none after ``timeout_s`` (0: wait for ever)."""
+    deadline = time.monotonic() + timeout_s if timeout_s > 0 else float("inf")
+    pause = WAIT_FIRST_S
+    while True:
+        job = client.job(job_id)
+        if job.status == "pushed":
+            return job
+        if time.monotonic() + pause > deadline:
+            return None
+        sleep(pause)
+        pause = min(pause * 2, WAIT_MAX_S)
+
+
+__all__ = ["JobInput", "ResolvedBlock", "build_job", "resolve_block", "wait_for_result"]

@@ -1,0 +1,236 @@
+"""The local engine's HTTP app: the worker-facing blackboard contract, plus ``/_dev/`` routes.
+
+HTTP only; state lives in :class:`~neops_worker.devkit.local_engine.store.EngineStore`. Paths, camelCase JSON
+bodies and status codes follow the contract (BLACKBOARD.md). This is a development stand-in, **not the
+production engine**: it runs no workflows, it only queues jobs that someone adds through ``/_dev/jobs``.
+
+:func:`create_app` returns a plain ASGI app, so fault injection can wrap it in middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from neops_worker.devkit.local_engine._http import (
+    ApiError,
+    api_error_handler,
+    empty_response,
+    http_error_handler,
+    json_response,
+    parse_body,
+    query_choice,
+    query_flag,
+    server_error_handler,
+)
+from neops_worker.devkit.local_engine.dev import dev_routes
+from neops_worker.devkit.local_engine.models import JOB_STATUSES, LogSubmission, ResultSubmission
+from neops_worker.devkit.local_engine.store import EngineStore, RegistrationOutcome, ResultOutcome
+from neops_worker.engine.wire import (
+    CONTRACT_LIBRARY,
+    HealthResponse,
+    JobPoll,
+    JobShowResult,
+    RegisterFunctionBlock,
+    RegisterWorker,
+    VersionCompatibility,
+    VersionCompatibilityRequest,
+    VersionResponse,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ContractApi:
+    """The endpoints of the contract, bound to one store."""
+
+    def __init__(self, store: EngineStore) -> None:
+        self._store = store
+        self._options = store.options
+
+    def routes(self) -> list[BaseRoute]:
+        """Every contract route; the poll and result paths first, since they carry the load."""
+        return [
+            Route("/blackboard/job", self.poll, methods=["POST"]),
+            Route("/blackboard/job/result", self.push_result, methods=["POST"]),
+            Route("/workers/{uuid}/ping", self.ping, methods=["POST"]),
+            Route("/blackboard/job/log", self.push_log, methods=["POST"]),
+            Route("/blackboard/jobs", self.jobs, methods=["GET"]),
+            Route("/blackboard/jobs/active", self.active_jobs, methods=["GET"]),
+            Route("/workers/register", self.register_worker, methods=["POST"]),
+            Route("/workers", self.workers, methods=["GET"]),
+            Route("/workers/online", self.online_workers, methods=["GET"]),
+            Route("/workers/{uuid}", self.worker, methods=["GET"]),
+            Route("/workers/{uuid}/unregister", self.unregister, methods=["POST"]),
+            Route("/workers/{uuid}/jobs", self.worker_jobs, methods=["GET"]),
+            Route("/workers/{uuid}/function-blocks", self.worker_function_blocks, methods=["GET"]),
+            Route("/function-blocks/register", self.register_function_block, methods=["POST"]),
+            Route("/version", self.version, methods=["GET"]),
+            Route("/version/compatibility", self.compatibility, methods=["POST"]),
+            Route("/health", self.health, methods=["GET"]),
+        ]
+
+    # --- workers --------------------------------------------------------------------------------
+
+    async def register_worker(self, request: Request) -> Response:
+        """``POST /workers/register``: 201 and the new record."""
+        body = await parse_body(request, RegisterWorker)
+        return json_response(self._store.register_worker(body).to_wire(), 201)
+
+    async def ping(self, request: Request) -> Response:
+        """``POST /workers/{uuid}/ping``: 200, or 404 once the worker is unknown or expired."""
+        if not self._store.ping(request.path_params["uuid"]):
+            raise _worker_not_found(request)
+        return json_response({"success": True})
+
+    async def unregister(self, request: Request) -> Response:
+        """``POST /workers/{uuid}/unregister``: 200 and the worker is offline (a ping revives it)."""
+        if not self._store.unregister(request.path_params["uuid"]):
+            raise _worker_not_found(request)
+        return json_response({"success": True})
+
+    async def workers(self, request: Request) -> Response:
+        """``GET /workers?findDeleted=``: every worker record."""
+        found = self._store.list_workers(find_deleted=query_flag(request, "findDeleted"))
+        return json_response([worker.to_wire() for worker in found])
+
+    async def online_workers(self, _request: Request) -> Response:
+        """``GET /workers/online``: the workers whose state is online."""
+        return json_response([worker.to_wire() for worker in self._store.list_workers(online_only=True)])
+
+    async def worker(self, request: Request) -> Response:
+        """``GET /workers/{uuid}?findDeleted=``: one record, 404 if unknown (or expired without the flag)."""
+        found = self._store.get_worker(request.path_params["uuid"], query_flag(request, "findDeleted"))
+        if found is None:
+            raise _worker_not_found(request)
+        return json_response(found.to_wire())
+
+    async def worker_jobs(self, request: Request) -> Response:
+        """``GET /workers/{uuid}/jobs?status=``: the jobs assigned to the worker."""
+        status = query_choice(request, "status", JOB_STATUSES)
+        worker_id = request.path_params["uuid"]
+        if self._store.get_worker(worker_id, find_deleted=True) is None:
+            raise _worker_not_found(request)
+        return _job_list(self._store.list_jobs(status=status, worker_id=worker_id))
+
+    async def worker_function_blocks(self, request: Request) -> Response:
+        """``GET /workers/{uuid}/function-blocks``: the string ids of the worker's blocks."""
+        blocks = self._store.worker_function_blocks(request.path_params["uuid"])
+        if blocks is None:
+            raise _worker_not_found(request)
+        return json_response(blocks)
+
+    # --- function blocks and jobs ---------------------------------------------------------
+
+    async def register_function_block(self, request: Request) -> Response:
+        """``POST /function-blocks/register``: 201; 409 if the version exists (linked anyway); 404."""
+        body = await parse_body(request, RegisterFunctionBlock)
+        outcome = self._store.register_function_block(body)
+        if outcome is RegistrationOutcome.UNKNOWN_WORKER:
+            raise ApiError(404, f"Worker with UUID {body.worker_id} not found")
+        if outcome is RegistrationOutcome.ALREADY_REGISTERED:
+            raise ApiError(409, f"Function block {body.fb_id} is already registered")
+        return empty_response(201)
+
+    async def poll(self, request: Request) -> Response:
+        """``POST /blackboard/job``: 201 and the claimed jobs (``[]`` if none); 404 for an unknown worker."""
+        body = await parse_body(request, JobPoll)
+        jobs = self._store.claim_jobs(body)
+        if jobs is None:
+            raise ApiError(404, f"Worker with UUID {body.worker_id} not found")
+        return json_response([job.to_wire() for job in jobs], 201)
+
+    async def push_result(self, request: Request) -> Response:
+        """``POST /blackboard/job/result``: 201; 409 if the job has a result; 404 if it is unknown."""
+        body = await parse_body(request, ResultSubmission)
+        outcome = self._store.submit_result(body)
+        if outcome is ResultOutcome.UNKNOWN_JOB:
+            raise ApiError(404, f"Job {body.job_execution_id} not found")
+        if outcome is ResultOutcome.ALREADY_HAS_RESULT:
+            raise ApiError(409, f"Job {body.job_execution_id} already has a result")
+        return empty_response(201)
+
+    async def push_log(self, request: Request) -> Response:
+        """``POST /blackboard/job/log``: 201, the line is stored."""
+        self._store.add_log(await parse_body(request, LogSubmission))
+        return empty_response(201)
+
+    async def jobs(self, request: Request) -> Response:
+        """``GET /blackboard/jobs?status=``: every job."""
+        return _job_list(self._store.list_jobs(status=query_choice(request, "status", JOB_STATUSES)))
+
+    async def active_jobs(self, _request: Request) -> Response:
+        """``GET /blackboard/jobs/active``: pending, polled and recently pushed jobs."""
+        return _job_list(self._store.active_jobs())
+
+    # --- version and health ---------------------------------------------------------------
+
+    async def version(self, _request: Request) -> Response:
+        """``GET /version``."""
+        return json_response(VersionResponse(version=self._options.engine_version).to_wire())
+
+    async def compatibility(self, request: Request) -> Response:
+        """``POST /version/compatibility``: compatible for the contract library unless configured."""
+        body = await parse_body(request, VersionCompatibilityRequest)
+        answer = VersionCompatibility(
+            compatible=self._options.compatible and body.library == CONTRACT_LIBRARY,
+            deprecated=self._options.deprecated,
+            version=self._options.engine_version,
+            checked_library=body.library,
+            checked_version=body.version,
+        )
+        return json_response(answer.to_wire(), 201)
+
+    async def health(self, _request: Request) -> Response:
+        """``GET /health``."""
+        return json_response(HealthResponse(healthy=True).to_wire())
+
+
+def _worker_not_found(request: Request) -> ApiError:
+    return ApiError(404, f"Worker with UUID {request.path_params['uuid']} not found")
+
+
+def _job_list(jobs: list[JobShowResult]) -> Response:
+    return json_response([job.to_wire() for job in jobs])
+
+
+async def sweep_forever(store: EngineStore, interval_s: float) -> None:
+    """Expire silent workers every ``interval_s``; polls and pings sweep too, this adds timeliness."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            store.sweep()
+        except Exception:  # a locked file or a bug must not stop the sweeping
+            log.exception("worker sweep failed")
+
+
+def create_app(store: EngineStore) -> Starlette:
+    """The local engine's ASGI app over ``store``, with the background sweep in its lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(sweep_forever(store, store.options.effective_sweep_interval_s))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    return Starlette(
+        routes=[*ContractApi(store).routes(), *dev_routes(store)],
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_error_handler,
+            Exception: server_error_handler,
+        },
+        lifespan=lifespan,
+    )

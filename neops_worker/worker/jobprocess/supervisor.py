@@ -1,0 +1,500 @@
+"""``JOB_ISOLATION=process``: the daemon's side of the template and its job processes.
+
+The daemon never imports a block. It starts the template process (which discovers the blocks and
+sends their registration bodies), asks it to fork one job process, and hands that process one job
+at a time over a socket pair; what the process prints arrives on a pipe and is logged with the
+job's fields. The daemon alone decides a job's end:
+
+* a result came: pushed as it is; the process is kept, or replaced before the next poll when it
+  reached ``MAX_JOBS_PER_PROCESS``, grew past ``MAX_MEMORY_PER_PROCESS`` or its block called
+  ``sys.exit``;
+* the channel closed without a result: the process died; the failed result says how
+  (``exited with status 4``, ``killed by SIGSEGV``) with its last output line;
+* ``JOB_TIMEOUT`` passed, or the drain gave up on the job: the process is stopped (SIGTERM after a
+  ``stop`` message, SIGKILL after ``KILL_GRACE_S``) and no job is claimed until it is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from neops_worker.engine.wire import JobDefinition, JobResult, RegisterFunctionBlock, failed_result
+from neops_worker.errors import DiscoveryError
+from neops_worker.scrub import job_secrets, scrub, secret_values
+from neops_worker.settings import Settings
+from neops_worker.worker.events import WorkerObserver
+from neops_worker.worker.jobprocess import osproc
+from neops_worker.worker.jobprocess.deaths import Death
+from neops_worker.worker.jobprocess.frames import Message, encode, read_frame, send_with_fds
+from neops_worker.worker.jobprocess.logs import replay
+from neops_worker.worker.outcome import JobOutcome, Outcome
+from neops_worker.worker.runner import Catalog, report_problems
+
+log = logging.getLogger("neops_worker.worker.jobprocess")
+output_log = logging.getLogger("neops_worker.block")
+
+#: Between the SIGTERM that asks a job process to stop and the SIGKILL that makes it.
+KILL_GRACE_S = 2.0
+#: A process still there this long after SIGKILL is stuck in the kernel: the worker is wedged.
+KILL_WAIT_S = 10.0
+#: How long a job process asked to go (channel closed) may take before it is killed.
+RETIRE_WAIT_S = 5.0
+FORK_TIMEOUT_S = 10.0
+#: Lines of a job's output kept for the result of a crash (a fatal error's dump is long)...
+OUTPUT_TAIL = 80
+#: ...and repeated in its log line.
+LOGGED_TAIL = 20
+#: Without a job process for this long (the template keeps failing), ``/livez`` fails.
+WEDGED_AFTER_S = 60.0
+RESTART_PAUSE_S = 1.0
+
+
+class TemplateGone(Exception):
+    """The template process is not there to fork from."""
+
+
+class TemplateProcess:
+    """The daemon's handle on the template process: start, control messages, fork requests."""
+
+    def __init__(self, settings: Settings, on_exit: Callable[[int, int | None], None]) -> None:
+        self.settings = settings
+        self._on_exit = on_exit
+        self.process: asyncio.subprocess.Process | None = None
+        self._sender: socket.socket | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._discovered: asyncio.Future[Message] | None = None
+        self._forks: asyncio.Queue[int | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    @property
+    def alive(self) -> bool:
+        """Started and still answering."""
+        return self.process is not None and self.process.returncode is None and self._sender is not None
+
+    async def start(self) -> None:
+        """Spawn the template; it begins discovery at once."""
+        parent, child = socket.socketpair()
+        config = {
+            "dirs": self.settings.dir_function_blocks,
+            "skip_broken": self.settings.skip_broken_modules,
+            "log_level": self.settings.log_level,
+            "fd": child.fileno(),
+            "parent": os.getpid(),
+        }
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "neops_worker.worker.jobprocess", json.dumps(config),
+            pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        child.close()
+        self._sender = socket.socket(fileno=os.dup(parent.fileno()))
+        reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        self._discovered = asyncio.get_running_loop().create_future()
+        self._forks = asyncio.Queue()
+        assert self.process.stdout is not None
+        self._tasks = [
+            asyncio.ensure_future(self._read_control(reader)),
+            asyncio.ensure_future(_log_lines(self.process.stdout, output_log, {}, None)),
+        ]
+        log.debug("Template process %d started", self.process.pid)
+
+    async def discovered(self) -> Message:
+        """The template's ``discovered`` message; raises ``DiscoveryError`` if it died first."""
+        assert self._discovered is not None
+        return await self._discovered
+
+    async def fork(self) -> tuple[int, socket.socket, int]:
+        """A new job process: its pid, the daemon's end of its socket, the read end of its output."""
+        if not self.alive or self._sender is None:
+            raise TemplateGone("the template process is not running")
+        ours, theirs = socket.socketpair()
+        out_r, out_w = os.pipe()
+        try:
+            send_with_fds(self._sender, {"t": "fork"}, [theirs.fileno(), out_w])
+        except OSError as exc:
+            ours.close()
+            os.close(out_r)
+            raise TemplateGone(f"the template process does not take requests ({exc})") from None
+        finally:
+            theirs.close()
+            os.close(out_w)
+        try:
+            pid = await asyncio.wait_for(self._forks.get(), FORK_TIMEOUT_S)
+        except BaseException:  # timed out, or cancelled by a stop: our ends would leak
+            ours.close()
+            os.close(out_r)
+            raise
+        if pid is None:
+            ours.close()
+            os.close(out_r)
+            raise TemplateGone("the template process ended")
+        return pid, ours, out_r
+
+    async def _read_control(self, reader: asyncio.StreamReader) -> None:
+        while (message := await read_frame(reader)) is not None:
+            kind = message["t"]
+            if kind == "log":
+                replay(message, {})
+            elif kind == "discovered" and self._discovered and not self._discovered.done():
+                self._discovered.set_result(message)
+            elif kind == "forked":
+                self._forks.put_nowait(int(message["pid"]))
+            elif kind == "exited":
+                self._on_exit(int(message["pid"]), int(message["status"]))
+        await self._ended()
+
+    async def _ended(self) -> None:
+        """The template hung up: it died (or is stopping); what it forked went with it."""
+        status = await self.process.wait() if self.process is not None else None
+        self._close_sender()
+        self._forks.put_nowait(None)
+        if self._discovered is not None and not self._discovered.done():
+            self._discovered.set_exception(
+                DiscoveryError([f"the template process ended during discovery (exit status {status})"])
+            )
+        if not self._closing and self._served():
+            self._on_exit(-1, status)
+
+    def _served(self) -> bool:
+        """Discovery had succeeded: the template was serving forks when it ended."""
+        found = self._discovered
+        return found is not None and found.exception() is None and not found.result().get("error")
+
+    def _close_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
+
+    async def close(self) -> None:
+        """Hang up; the template kills its children and exits (killed if it takes too long)."""
+        self._closing = True
+        self._close_sender()
+        if self._writer is not None:
+            self._writer.close()
+        if self.process is not None and self.process.returncode is None:
+            try:
+                await asyncio.wait_for(self.process.wait(), RETIRE_WAIT_S)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class JobProcess:
+    """One forked job process, as the daemon sees it."""
+
+    def __init__(self, pid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.pid = pid
+        self.writer = writer
+        self.fields: dict[str, str] = {}
+        self.tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL)
+        self.killed = False
+        self.jobs_done = 0
+        self.exited: asyncio.Future[Death] = asyncio.get_running_loop().create_future()
+        self._results: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._frames = asyncio.ensure_future(self._read_frames(reader))
+        self._output: asyncio.Future[None] | None = None
+
+    @classmethod
+    async def attach(cls, pid: int, sock: socket.socket, out_fd: int) -> JobProcess:
+        """Wrap a fresh fork's socket and output pipe in asyncio streams."""
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        process = cls(pid, reader, writer)
+        output = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(output), os.fdopen(out_fd, "rb", buffering=0)
+        )
+        process._output = asyncio.ensure_future(_log_lines(output, output_log, process.fields, process.tail))
+        return process
+
+    async def run(self, job: JobDefinition, timeout: float) -> Message | None:
+        """Hand over ``job``; its ``result`` message, or None if the process died first."""
+        self.writer.write(encode({"t": "run", "job": job.to_wire()}))
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
+        return await asyncio.wait_for(self._results.get(), timeout or None)
+
+    async def _read_frames(self, reader: asyncio.StreamReader) -> None:
+        with contextlib.suppress(ConnectionError):
+            while (message := await read_frame(reader)) is not None:
+                if message["t"] == "log":
+                    replay(message, self.fields)
+                elif message["t"] == "result":
+                    self._results.put_nowait(message)
+        self._results.put_nowait(None)
+
+    async def wait_exit(self, timeout: float) -> Death | None:
+        """How it ended, once it has; None if it is still there after ``timeout``."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.exited), timeout)
+        except TimeoutError:
+            return None
+
+    async def output_drained(self, timeout: float) -> None:
+        """Wait (a little) for the last lines it printed."""
+        if self._output is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._output), timeout)
+
+    def send_stop(self) -> None:
+        """Tell it the coming SIGTERM is meant (its handler checks for this message)."""
+        with contextlib.suppress(Exception):
+            self.writer.write(encode({"t": "stop"}))
+
+    def hang_up(self) -> None:
+        """Close its channel: an idle job process exits on its own."""
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+    async def forget(self) -> None:
+        """Drop its streams once it is gone."""
+        self.hang_up()
+        await self.output_drained(0.5)
+        for task in (self._frames, self._output):
+            if task is not None:
+                task.cancel()
+
+
+async def _log_lines(
+    stream: asyncio.StreamReader,
+    logger: logging.Logger,
+    fields: dict[str, str],
+    tail: collections.deque[str] | None,
+) -> None:
+    """Log each line of ``stream`` (what a block printed) with the job's fields, secrets scrubbed."""
+    while line := await stream.readline():
+        text = scrub(line.decode("utf-8", "replace").rstrip("\r\n"))
+        if tail is not None:
+            tail.append(text)
+        logger.info("%s", text, extra={"stream": "output", **fields})
+
+
+class ProcessRunner:
+    """Runs every job in a job process forked from the template; see the module's docstring."""
+
+    def __init__(self, settings: Settings, observer: WorkerObserver) -> None:
+        self.settings = settings
+        self.observer = observer
+        self.template = TemplateProcess(settings, self._on_exit)
+        self._procs: dict[int, JobProcess] = {}
+        self._current: JobProcess | None = None
+        self._retire: str | None = None
+        self._dying: JobProcess | None = None
+        self._trouble_since: float | None = None
+        self._forgetting: asyncio.Future[None] | None = None
+
+    async def __aenter__(self) -> ProcessRunner:
+        await self.template.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._current is not None:
+            await self._retire_process(self._current, None)
+        await self.template.close()
+
+    async def catalog(self) -> Catalog:
+        """The template's discovery, logged; raises ``DiscoveryError`` as thread mode does."""
+        found = await self.template.discovered()
+        problems = [(str(p["text"]), str(p.get("detail") or "")) for p in found["problems"]]
+        report_problems(problems, self.settings.skip_broken_modules, found["error"])
+        return Catalog([RegisterFunctionBlock.model_validate(body) for body in found["blocks"]])
+
+    async def ready(self) -> None:
+        """A job process is up and idle: retire a used-up one, wait out a dying one, fork."""
+        if self._current is not None and self._retire is not None:
+            await self._retire_process(self._current, self._retire)
+        if self._dying is not None:
+            await asyncio.wait({self._dying.exited})
+            self._dying = None
+        while self._current is None:
+            await self._replace()
+
+    def wedged(self) -> str | None:
+        """A process that survives SIGKILL, or no job process for ``WEDGED_AFTER_S``."""
+        if self._dying is not None:
+            return f"job process {self._dying.pid} does not go away after SIGKILL"
+        if self._trouble_since is not None and time.monotonic() - self._trouble_since > WEDGED_AFTER_S:
+            return f"no job process could be started for {time.monotonic() - self._trouble_since:.0f} s"
+        return None
+
+    async def run(self, job: JobDefinition) -> JobOutcome:
+        """Run ``job`` in the job process; a crash, a timeout or a cancellation ends the process."""
+        await self.ready()
+        proc = self._current
+        assert proc is not None
+        proc.fields.update(job_id=job.job_id, function_block=job.function_block_id, job_type=job.type)
+        started = time.perf_counter()
+        try:
+            with job_secrets(secret_values(job.parameters) | secret_values(job.context.model_dump())):
+                return await self._run_in(proc, job, started)
+        finally:
+            proc.fields.clear()
+
+    async def _run_in(self, proc: JobProcess, job: JobDefinition, started: float) -> JobOutcome:
+        try:
+            message = await proc.run(job, self.settings.job_timeout)
+        except TimeoutError:
+            await self._kill(proc, "timeout")
+            limit = self.settings.job_timeout
+            log.error(
+                "Job %s exceeded JOB_TIMEOUT of %g s; its job process %d was killed",
+                job.job_id,
+                limit,
+                proc.pid,
+            )
+            text = f"Job killed after JOB_TIMEOUT of {limit:g} s"
+            return JobOutcome(failed_result(job.job_id, text), "timeout", time.perf_counter() - started)
+        except asyncio.CancelledError:
+            log.error("Job %s abandoned: killing its job process %d", job.job_id, proc.pid)
+            await asyncio.shield(self._kill(proc, "abandoned"))
+            raise
+        if message is None:
+            return await self._crashed(proc, job, started)
+        return self._finished(proc, job, message)
+
+    async def _crashed(self, proc: JobProcess, job: JobDefinition, started: float) -> JobOutcome:
+        death = await proc.wait_exit(KILL_WAIT_S) or Death(None)
+        await proc.output_drained(1.0)
+        last = _telling_line(proc.tail)
+        how = death.describe()
+        log.error(
+            "Job %s: job process %d %s while running %s; starting a new one%s",
+            job.job_id, proc.pid, how, job.function_block_id,
+            "".join(f"\n  | {line}" for line in list(proc.tail)[-LOGGED_TAIL:]),
+        )  # fmt: skip
+        await self._gone(proc, "crash")
+        message = f"The job process {how} while running the job" + (
+            f"; last output: {last[:300]}" if last else ""
+        )
+        return JobOutcome(failed_result(job.job_id, message), "crashed", time.perf_counter() - started)
+
+    def _finished(self, proc: JobProcess, job: JobDefinition, message: Message) -> JobOutcome:
+        outcome: Outcome = message["outcome"]
+        proc.jobs_done += 1
+        self._retire = self._retire_reason(proc, outcome, int(message.get("rss") or 0))
+        result = JobResult.model_validate(message["result"])
+        return JobOutcome(result, outcome, float(message["duration_s"]))
+
+    def _retire_reason(self, proc: JobProcess, outcome: Outcome, rss: int) -> str | None:
+        limit_jobs, limit_mib = self.settings.max_jobs_per_process, self.settings.max_memory_per_process
+        if outcome == "exited":
+            log.warning("Replacing job process %d: its block called sys.exit", proc.pid)
+            return "sys_exit"
+        if limit_mib and rss > limit_mib * 1024 * 1024:
+            log.info(
+                "Replacing job process %d: RSS %.0f MiB after the job, above MAX_MEMORY_PER_PROCESS (%g MiB)",
+                proc.pid, rss / 1024 / 1024, limit_mib,
+            )  # fmt: skip
+            return "memory"
+        if limit_jobs and proc.jobs_done >= limit_jobs:
+            log.info(
+                "Replacing job process %d after %d jobs (MAX_JOBS_PER_PROCESS)", proc.pid, proc.jobs_done
+            )
+            return "max_jobs"
+        return None
+
+    async def _replace(self) -> None:
+        """Fork a new job process (starting a new template first if it died)."""
+        try:
+            if not self.template.alive:
+                await self._restart_template()
+            pid, sock, out_fd = await self.template.fork()
+        except (TemplateGone, TimeoutError, DiscoveryError, OSError) as exc:
+            self._trouble_since = self._trouble_since or time.monotonic()
+            log.error("Cannot start a job process (%s); trying again in %g s", exc, RESTART_PAUSE_S)
+            await asyncio.sleep(RESTART_PAUSE_S)
+            return
+        self._trouble_since = None
+        proc = await JobProcess.attach(pid, sock, out_fd)
+        self._procs[pid] = proc
+        self._current = proc
+        log.debug("Job process %d ready", pid)
+
+    async def _restart_template(self) -> None:
+        log.warning("Starting a new template process (blocks are imported again)")
+        await self.template.close()
+        self.template = TemplateProcess(self.settings, self._on_exit)
+        await self.template.start()
+        found = await self.template.discovered()
+        if found["error"]:
+            raise DiscoveryError(list(found["error"]))
+        self.observer.job_process_restarted("template")
+
+    async def _kill(self, proc: JobProcess, reason: str) -> Death:
+        """SIGTERM (announced), SIGKILL after the grace; the process is gone when this returns."""
+        proc.killed = True
+        proc.send_stop()
+        osproc.kill_group(proc.pid, signal.SIGTERM)
+        death = await proc.wait_exit(KILL_GRACE_S)
+        if death is None:
+            log.warning(
+                "Job process %d still runs %g s after SIGTERM; sending SIGKILL", proc.pid, KILL_GRACE_S
+            )
+            osproc.kill_group(proc.pid, signal.SIGKILL)
+            death = await proc.wait_exit(KILL_WAIT_S)
+        if death is None:
+            log.error("Job process %d does not go away after SIGKILL; no job until it does", proc.pid)
+            self._dying = proc
+            death = Death(None, killed_by_us=True)
+        await self._gone(proc, reason)
+        return death
+
+    async def _retire_process(self, proc: JobProcess, reason: str | None) -> None:
+        """Let an idle job process go (killed if it does not), counting ``reason`` as a restart."""
+        self._retire = None
+        proc.killed = True  # on purpose: not an unexpected death
+        proc.hang_up()
+        if await proc.wait_exit(RETIRE_WAIT_S) is None:
+            await self._kill(proc, reason or "stop")
+            return
+        await self._gone(proc, reason)
+
+    async def _gone(self, proc: JobProcess, reason: str | None) -> None:
+        if self._current is proc:
+            self._current = None
+        await proc.forget()
+        if reason is not None:
+            self.observer.job_process_restarted(reason)
+
+    def _on_exit(self, pid: int, status: int | None) -> None:
+        """The template reported a death (``pid`` -1: the template itself ended)."""
+        ended = list(self._procs.values()) if pid == -1 else [p for p in [self._procs.get(pid)] if p]
+        if pid == -1:
+            log.error("The template process ended (status %s); its job processes went with it", status)
+        for proc in ended:
+            self._procs.pop(proc.pid, None)
+            if not proc.exited.done():
+                proc.exited.set_result(Death(None if pid == -1 else status, proc.killed))
+            if proc is self._current and not proc.fields and not proc.killed:
+                log.warning("Idle job process %d %s; a new one takes its place", proc.pid, _describe(proc))
+                self._current = None
+                self._forgetting = asyncio.ensure_future(proc.forget())
+
+
+def _telling_line(tail: collections.deque[str]) -> str:
+    """The output line that best says what happened: a fatal error's headline, else the last line."""
+    lines = [line for line in tail if line.strip()]
+    fatal = [line for line in lines if line.startswith("Fatal Python error")]
+    return (fatal or lines or [""])[-1]
+
+
+def _describe(proc: JobProcess) -> str:
+    return proc.exited.result().describe() if proc.exited.done() else "ended"

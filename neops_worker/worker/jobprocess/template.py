@@ -1,0 +1,145 @@
+"""The template process: imports the blocks once, tells the daemon what it found, forks job processes.
+
+Started by the daemon (``python -m neops_worker.worker.jobprocess``) with one end of a Unix socket pair.
+It discovers the blocks of ``DIR_FUNCTION_BLOCKS`` and sends the registration bodies, then waits:
+on ``fork`` (carrying the job socket and the output pipe) it forks a job process from its own,
+already imported memory — a replacement is ready in milliseconds, whatever the number of blocks,
+and shares the template's pages. It never runs a job itself; it reaps its children and reports
+how each ended (``exited``), reaps what their blocks left behind, dies with the daemon, and kills
+its children when the daemon's end of the socket closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from typing import Any
+
+from neops_worker.errors import DiscoveryError
+from neops_worker.worker.jobprocess import child, osproc
+from neops_worker.worker.jobprocess.frames import FrameBuffer, FrameSocket, Message, recv_with_fds
+from neops_worker.worker.jobprocess.logs import install_forwarding
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: ``python -m neops_worker.worker.jobprocess CONFIG_JSON``."""
+    config: dict[str, Any] = json.loads((argv or sys.argv)[1])
+    osproc.die_with_parent()
+    if os.getppid() != config["parent"]:
+        return
+    # Orphans of job processes (what a block started) come to us to be reaped, not to the daemon,
+    # which is PID 1 in a container and reaps only its own children.
+    osproc.become_subreaper()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    ctrl = socket.socket(fileno=config["fd"])
+    channel = FrameSocket(ctrl)
+    install_forwarding(channel.send, config["log_level"])
+    with contextlib.suppress(ConnectionError):  # the daemon hung up: it is stopping, so do we
+        registry = _discover(channel, config)
+        if registry is not None:
+            Template(ctrl, channel, registry, config["log_level"]).serve()
+
+
+def _discover(channel: FrameSocket, config: dict[str, Any]) -> Any:
+    """Discovery, with its outcome sent to the daemon; the registry, or None when it failed."""
+    from neops_worker.discovery import discover
+    from neops_worker.registry import Registry, registration_body
+
+    report = discover(config["dirs"])
+    problems = [{"text": str(p), "detail": p.detail} for p in report.problems]
+    try:
+        registry = Registry.from_report(report, skip_broken=config["skip_broken"])
+    except DiscoveryError as exc:
+        channel.send({"t": "discovered", "problems": problems, "error": exc.problems, "blocks": []})
+        return None
+    bodies = [registration_body(b, None, send_reversible=True).to_wire() for b in registry]
+    channel.send({"t": "discovered", "problems": problems, "error": None, "blocks": bodies})
+    return registry
+
+
+class Template:
+    """The fork server: one select loop over the daemon's socket and SIGCHLD."""
+
+    def __init__(self, ctrl: socket.socket, channel: FrameSocket, registry: Any, log_level: str) -> None:
+        self.ctrl = ctrl
+        self.channel = channel
+        self.registry = registry
+        self.log_level = log_level
+        self.children: set[int] = set()
+        self._wake_r, self._wake_w = os.pipe()
+
+    def serve(self) -> None:
+        """Fork on request and report deaths until the daemon hangs up; then kill what is left."""
+        os.set_blocking(self._wake_w, False)
+        signal.set_wakeup_fd(self._wake_w)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        gc.freeze()  # what was imported stays shared with the job processes (fewer copied pages)
+        selector = selectors.DefaultSelector()
+        selector.register(self.ctrl, selectors.EVENT_READ)
+        selector.register(self._wake_r, selectors.EVENT_READ)
+        buffer, fds = FrameBuffer(), list[int]()
+        try:
+            while self._step(selector, buffer, fds):
+                pass
+        finally:
+            for pid in self.children:
+                osproc.kill_group(pid, signal.SIGKILL)
+
+    def _step(self, selector: selectors.BaseSelector, buffer: FrameBuffer, fds: list[int]) -> bool:
+        for key, _events in selector.select():
+            if key.fileobj == self._wake_r:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 512)
+                self._reap()
+                continue
+            messages = recv_with_fds(self.ctrl, buffer, fds)
+            if messages is None:
+                return False
+            for message in messages:
+                self._handle(message, fds)
+        return True
+
+    def _handle(self, message: Message, fds: list[int]) -> None:
+        if message["t"] == "fork":
+            job_fd, out_fd = fds.pop(0), fds.pop(0)
+            self._fork(job_fd, out_fd)
+
+    def _fork(self, job_fd: int, out_fd: int) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._become_child()
+            child.serve(job_fd, out_fd, self.registry, os.getppid(), self.log_level)
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # also done by the child: whoever runs first, the group exists
+        os.close(job_fd)
+        os.close(out_fd)
+        self.children.add(pid)
+        self.channel.send({"t": "forked", "pid": pid})
+
+    def _become_child(self) -> None:
+        """Drop what belongs to the template: its socket to the daemon and its wake-up pipe."""
+        for fd in (self.ctrl.detach(), self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.children:
+                self.children.discard(pid)
+                osproc.kill_group(pid, signal.SIGKILL)  # what the block started dies with its job
+            self.channel.send({"t": "exited", "pid": pid, "status": status})

@@ -1,0 +1,1 @@
+"""The observers of the worker's lifecycle (``worker.events``): metrics, the health listener, systemd."""
