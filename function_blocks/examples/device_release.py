@@ -21,7 +21,7 @@ from neops_worker import (
     WorkflowContext,
     register_function_block,
 )
-from neops_worker.wire import AcquireFromContext
+from neops_worker.engine.wire import AcquireFromContext
 
 log = logging.getLogger(__name__)
 
