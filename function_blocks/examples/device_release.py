@@ -11,6 +11,7 @@ import logging
 from pydantic import Field
 
 from neops_worker import (
+    AcquireFromContext,
     FunctionBlock,
     FunctionBlockAcquireResult,
     FunctionBlockParams,
@@ -21,7 +22,6 @@ from neops_worker import (
     WorkflowContext,
     register_function_block,
 )
-from neops_worker.engine.wire import AcquireFromContext
 
 log = logging.getLogger(__name__)
 
