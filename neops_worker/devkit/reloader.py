@@ -16,7 +16,6 @@ is also sent SIGTERM if this process dies.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import logging
 import signal
@@ -30,6 +29,7 @@ from types import FrameType
 import watchfiles
 
 from neops_worker.errors import EXIT_OK, EXIT_USAGE
+from neops_worker.worker.jobprocess.osproc import die_with_parent
 
 log = logging.getLogger("neops_worker.reload")
 
@@ -38,7 +38,6 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 TICK_MS = 200
 #: Seconds between checks while waiting for a stopping child.
 WAIT_STEP_S = 0.1
-_PR_SET_PDEATHSIG = 1
 
 
 def run_reloader(arguments: Sequence[str], env: Mapping[str, str], directories: Sequence[str]) -> int:
@@ -62,7 +61,7 @@ def child_command(arguments: Sequence[str]) -> list[str]:
 
 def run_child() -> None:
     """Entry point of a worker child: it dies with the supervisor, then runs ``neops_worker`` as given."""
-    _die_with_parent()
+    die_with_parent(signal.SIGTERM)  # the supervisor gone, the worker drains and unregisters
     from neops_worker.cli import main
 
     sys.argv = ["neops_worker", *sys.argv[1:]]
@@ -185,9 +184,3 @@ def _signals_queued(handler: Callable[[int, FrameType | None], None]) -> Iterato
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def _die_with_parent() -> None:
-    """On Linux, ask the kernel to send this process SIGTERM when its parent (the supervisor) dies."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -27,18 +27,16 @@ from neops_worker.engine.exchange import Transport, exchange_for
 from neops_worker.engine.wire import (
     CONTRACT_LIBRARY,
     CONTRACT_VERSION,
-    JobLog,
     JobPoll,
     JobResult,
     RegisterFunctionBlock,
     RegisterWorker,
     VersionCompatibility,
     VersionCompatibilityRequest,
-    VersionResponse,
     WireModel,
     WorkerRegistration,
 )
-from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable
+from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable, describe_errors
 
 _Answer = TypeVar("_Answer", bound=WireModel)
 
@@ -92,11 +90,6 @@ class EngineClient:
         response = await self._send("version check", "POST", "/version/compatibility", body)
         return _parse(VersionCompatibility, response, "version check")
 
-    async def engine_version(self) -> str:
-        """``GET /version``: the engine's version string."""
-        response = await self._send("engine version", "GET", "/version")
-        return _parse(VersionResponse, response, "engine version").version
-
     async def register_worker(self, body: RegisterWorker) -> WorkerRegistration:
         """``POST /workers/register``: a new worker record; its ``uuid`` names the worker from now on."""
         response = await self._send("worker registration", "POST", "/workers/register", body)
@@ -143,10 +136,6 @@ class EngineClient:
                 return False
             raise
         return True
-
-    async def push_log(self, body: JobLog) -> None:
-        """``POST /blackboard/job/log``: one log line of a job (best effort, callers decide)."""
-        await self._send("job log", "POST", "/blackboard/job/log", body)
 
     # --- transport ---------------------------------------------------------------------------
 
@@ -241,10 +230,7 @@ def _parse(model: type[_Answer], response: httpx.Response, operation: str) -> _A
     try:
         return model.model_validate(_json(response, operation))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
+        problems = describe_errors(exc)
         raise EngineRejected(
             operation, f"unexpected answer: {problems}", response.status_code, response.text[:2000]
         ) from None
