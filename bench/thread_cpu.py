@@ -22,8 +22,11 @@ from bench.proctree import CLOCK_TICKS, cpu_seconds, tree
 from bench.standin import StandIn
 
 #: The daemon's entry point, noting the names of its threads (every 0.2 s, and at exit) in a file.
+#: The watcher starts only after the template process is forked: a daemon with a thread running
+#: would spawn its template instead (``runtime.early_template``).
 WRAPPER = """
 import atexit, json, sys, threading, time
+import neops_worker.runtime as runtime
 from neops_worker.cli import main
 names, output = {}, sys.argv[1]
 def note():
@@ -32,8 +35,12 @@ def watch():
     while True:
         note()
         time.sleep(0.2)
+def early_template(settings, fork=runtime.early_template):
+    template = fork(settings)
+    threading.Thread(target=watch, name='(bench: thread names)', daemon=True).start()
+    return template
+runtime.early_template = early_template
 atexit.register(lambda: (note(), open(output, 'w').write(json.dumps(names))))
-threading.Thread(target=watch, name='(bench: thread names)', daemon=True).start()
 sys.argv = ['neops_worker']
 main()
 """

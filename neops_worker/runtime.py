@@ -34,6 +34,7 @@ from neops_worker.worker.runner import JobRunner
 
 if TYPE_CHECKING:
     from neops_worker.engine.exchange import Transport
+    from neops_worker.worker.jobprocess.launch import Launched
 
 log = logging.getLogger("neops_worker")
 
@@ -45,22 +46,36 @@ def run_worker(settings: Settings) -> int:
     setup_logging(settings.log_level, settings.log_format, settings.worker_name)
     set_static_secrets([settings.blackboard_token.get_secret_value() if settings.blackboard_token else None])
     log.debug("Effective configuration: %s", settings.public_view())
+    template = early_template(settings)
     try:
-        return asyncio.run(_serve(settings))
+        return asyncio.run(_serve(settings, template))
     except NeopsWorkerError as exc:
         log.error("%s", exc)
         return exc.exit_code
 
 
-def make_runner(settings: Settings, observer: WorkerObserver) -> JobRunner:
-    """Job processes, or job threads in this process (``JOB_ISOLATION``)."""
+def early_template(settings: Settings) -> Launched | None:
+    """In process mode, the template process forked now: call before the event loop and any thread.
+
+    A template forked from this process starts with what it has imported already and shares those
+    pages; one started later (a worker composed inside a running loop) is a new interpreter.
+    """
+    if settings.job_isolation != "process":
+        return None
+    from neops_worker.worker.jobprocess.launch import fork_template
+
+    return fork_template(settings)
+
+
+def make_runner(settings: Settings, observer: WorkerObserver, template: Launched | None = None) -> JobRunner:
+    """Job processes (from ``template``, if one was forked early), or job threads in this process."""
     if settings.job_isolation == "thread":
         from neops_worker.worker.threads import ThreadRunner
 
         return ThreadRunner(settings)
     from neops_worker.worker.jobprocess.supervisor import ProcessRunner
 
-    return ProcessRunner(settings, observer)
+    return ProcessRunner(settings, observer, template)
 
 
 def make_client(settings: Settings, transport: Transport | None = None) -> EngineClient:
@@ -97,17 +112,19 @@ class Composition:
             yield self.worker
 
 
-def compose(settings: Settings, *, transport: Transport | None = None) -> Composition:
+def compose(
+    settings: Settings, *, transport: Transport | None = None, template: Launched | None = None
+) -> Composition:
     """Settings -> client, observers, job runner, Worker, extensions; nothing is started yet."""
     client = make_client(settings, transport)
     observers = Observers(extra_observers(settings))
-    runner = make_runner(settings, observers)
+    runner = make_runner(settings, observers, template)
     worker = Worker(settings, client, runner, version=__version__, observers=observers)
     return Composition(worker, client, runner, extensions(settings, worker))
 
 
-async def _serve(settings: Settings) -> int:
-    composition = compose(settings)
+async def _serve(settings: Settings, template: Launched | None) -> int:
+    composition = compose(settings, template=template)
     try:
         async with capture_signals(composition.worker.request_stop), composition.started() as worker:
             # Returns only after a complete drain; an abandoned job raises ShutdownTimeoutError.
@@ -168,8 +185,10 @@ async def capture_signals(on_signal: Callable[[str], None]) -> AsyncIterator[Non
 def run_one_job(settings: Settings, job: JobDefinition) -> JobOutcome:
     """Run ``job`` exactly as the configured worker would (``exec``): in a job process, or a thread."""
 
+    template = early_template(settings)
+
     async def run() -> JobOutcome:
-        async with make_runner(settings, Observers()) as runner:
+        async with make_runner(settings, Observers(), template) as runner:
             await runner.catalog()
             return await runner.run(job)
 

@@ -91,7 +91,12 @@ def exchange_for(base_url: str, verify: ssl.SSLContext | bool, transport: Transp
     if isinstance(transport, httpx.AsyncBaseTransport):
         return AsyncExchange(transport)
     if transport is None:
-        transport = httpx.HTTPTransport(verify=verify, proxy=environment_proxy(base_url))
+        proxy = environment_proxy(base_url)
+        if verify is True and not any(url.lower().startswith("https:") for url in (base_url, proxy or "")):
+            # Plain HTTP all the way: loading the system's CA store (a sizeable part of start-up)
+            # buys nothing. A context that trusts no certificate fails closed should TLS ever happen.
+            verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        transport = httpx.HTTPTransport(verify=verify, proxy=proxy)
     return ThreadedExchange(transport)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -82,6 +83,17 @@ def test_the_decorator_still_raises_outside_discovery() -> None:
     assert len(caught.value.problems) == 3
     assert caught.value.source is not None
     assert caught.value.source[0] == __file__
+
+
+def test_a_block_knows_the_line_of_its_declaration() -> None:
+    """The first decorator's line, as ``inspect`` gives it (without parsing the module to find it)."""
+
+    @register_function_block(Registration(name="where", package="p", description="Placed"))
+    class Placed(FunctionBlock[FunctionBlockParams, FunctionBlockResultData]):
+        def run(self, params: FunctionBlockParams, context: object) -> None:  # type: ignore[override]
+            """Never run."""
+
+    assert Placed.registration.source == (__file__, inspect.getsourcelines(Placed)[1])
 
 
 def test_registration_model_errors_are_listed_as_reasons(tmp_path: Path) -> None:

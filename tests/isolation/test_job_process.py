@@ -253,3 +253,32 @@ def test_an_abandoned_job_really_stops(engine: EngineUnderTest, start_worker: An
     assert not _alive(pid)
     time.sleep(2.5)
     assert not late.exists()
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+
+
+def test_a_killed_template_is_reaped_and_replaced_by_a_spawned_one(
+    engine: EngineUnderTest, start_worker: Any
+) -> None:
+    """The template forked at start dies; the daemon reaps it and spawns a new one for the next job."""
+    url = engine.url
+    worker = _start(start_worker, url)
+    first_job = _data(_result(url, add_job(url, MISBEHAVE), worker))["pid"]
+    template = _parent(first_job)
+    assert _parent(template) == worker.process.pid
+    assert "neops_worker.worker.jobprocess" not in _cmdline(template)  # forked from the daemon, not spawned
+    os.kill(template, signal.SIGKILL)
+    worker.wait_for_log("The template process ended")
+    wait_until(lambda: _state(template) == "gone", 5, "the killed template to be reaped", worker)
+    row = _result(url, add_job(url, MISBEHAVE), worker)
+    assert row["resultStatus"] == "success", row
+    spawned = _parent(_data(row)["pid"])
+    assert spawned != template
+    assert "neops_worker.worker.jobprocess" in _cmdline(spawned)
+    assert "Starting a new template process" in worker.log

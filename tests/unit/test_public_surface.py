@@ -68,3 +68,13 @@ def test_a_process_mode_daemon_loads_no_authoring_api() -> None:
     """The process-mode daemon imports neither the block models nor discovery: blocks live elsewhere."""
     loaded = _loaded_after("import neops_worker.runtime, neops_worker.worker.jobprocess.supervisor")
     assert [n for n in loaded if n.startswith(("neops_worker.blocks", "neops_worker.discovery"))] == []
+
+
+def test_the_worker_leaves_out_the_command_line_tool_of_httpx() -> None:
+    """httpx's own CLI (click, rich's syntax highlighting, pygments) is never loaded by the daemon."""
+    code = (
+        "import sys, neops_worker.runtime, neops_worker.worker.jobprocess.supervisor, httpx; "
+        "print(sys.modules['httpx._main'] is None, any(m.startswith('pygments') for m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "False"]

@@ -19,12 +19,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -37,6 +35,7 @@ from neops_worker.worker.events import WorkerObserver
 from neops_worker.worker.jobprocess import osproc
 from neops_worker.worker.jobprocess.deaths import Death
 from neops_worker.worker.jobprocess.frames import Message, encode, read_frame, send_with_fds
+from neops_worker.worker.jobprocess.launch import Launched, spawn_template, wait_for_exit
 from neops_worker.worker.jobprocess.logs import replay
 from neops_worker.worker.outcome import JobOutcome, Outcome
 from neops_worker.worker.runner import Catalog, report_problems
@@ -67,10 +66,18 @@ class TemplateGone(Exception):
 class TemplateProcess:
     """The daemon's handle on the template process: start, control messages, fork requests."""
 
-    def __init__(self, settings: Settings, on_exit: Callable[[int, int | None], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        on_exit: Callable[[int, int | None], None],
+        launched: Launched | None = None,
+    ) -> None:
         self.settings = settings
         self._on_exit = on_exit
-        self.process: asyncio.subprocess.Process | None = None
+        #: Forked at the daemon's start (``launch.fork_template``); otherwise spawned by ``start``.
+        self._launched = launched
+        self.pid: int | None = None
+        self._exit: asyncio.Future[int] | None = None
         self._sender: socket.socket | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._discovered: asyncio.Future[Message] | None = None
@@ -81,35 +88,22 @@ class TemplateProcess:
     @property
     def alive(self) -> bool:
         """Started and still answering."""
-        return self.process is not None and self.process.returncode is None and self._sender is not None
+        return self._exit is not None and not self._exit.done() and self._sender is not None
 
     async def start(self) -> None:
-        """Spawn the template; it begins discovery at once."""
-        parent, child = socket.socketpair()
-        config = {
-            "dirs": self.settings.dir_function_blocks,
-            "skip_broken": self.settings.skip_broken_modules,
-            "log_level": self.settings.log_level,
-            "fd": child.fileno(),
-            "parent": os.getpid(),
-        }
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "neops_worker.worker.jobprocess", json.dumps(config),
-            pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        child.close()
-        self._sender = socket.socket(fileno=os.dup(parent.fileno()))
-        reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        """Take the template forked at start, or spawn one; it discovers the blocks at once."""
+        launched, self._launched = self._launched or spawn_template(self.settings), None
+        self.pid = launched.pid
+        self._exit = asyncio.ensure_future(wait_for_exit(launched.pid))
+        self._sender = socket.socket(fileno=os.dup(launched.control.fileno()))
+        reader, self._writer = await asyncio.open_unix_connection(sock=launched.control)
         self._discovered = asyncio.get_running_loop().create_future()
         self._forks = asyncio.Queue()
-        assert self.process.stdout is not None
         self._tasks = [
             asyncio.ensure_future(self._read_control(reader)),
-            asyncio.ensure_future(_log_lines(self.process.stdout, output_log, {}, None)),
+            asyncio.ensure_future(_log_lines(await _output_stream(launched.output_fd), output_log, {}, None)),
         ]
-        log.debug("Template process %d started", self.process.pid)
+        log.debug("Template process %d started", launched.pid)
 
     async def discovered(self) -> Message:
         """The template's ``discovered`` message; raises ``DiscoveryError`` if it died first."""
@@ -158,7 +152,7 @@ class TemplateProcess:
 
     async def _ended(self) -> None:
         """The template hung up: it died (or is stopping); what it forked went with it."""
-        status = await self.process.wait() if self.process is not None else None
+        status = await asyncio.shield(self._exit) if self._exit is not None else None
         self._close_sender()
         self._forks.put_nowait(None)
         if self._discovered is not None and not self._discovered.done():
@@ -184,12 +178,15 @@ class TemplateProcess:
         self._close_sender()
         if self._writer is not None:
             self._writer.close()
-        if self.process is not None and self.process.returncode is None:
+        if self._launched is not None:  # forked at start but never used
+            self._launched.close()
+        if self._exit is not None and self.pid is not None and not self._exit.done():
             try:
-                await asyncio.wait_for(self.process.wait(), RETIRE_WAIT_S)
+                await asyncio.wait_for(asyncio.shield(self._exit), RETIRE_WAIT_S)
             except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+                await self._exit
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -215,11 +212,7 @@ class JobProcess:
         """Wrap a fresh fork's socket and output pipe in asyncio streams."""
         reader, writer = await asyncio.open_unix_connection(sock=sock)
         process = cls(pid, reader, writer)
-        output = asyncio.StreamReader()
-        loop = asyncio.get_running_loop()
-        await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(output), os.fdopen(out_fd, "rb", buffering=0)
-        )
+        output = await _output_stream(out_fd)
         process._output = asyncio.ensure_future(_log_lines(output, output_log, process.fields, process.tail))
         return process
 
@@ -271,6 +264,16 @@ class JobProcess:
                 task.cancel()
 
 
+async def _output_stream(fd: int) -> asyncio.StreamReader:
+    """The read end of a process's output pipe as an asyncio stream (it owns ``fd`` from now on)."""
+    stream = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(stream), os.fdopen(fd, "rb", buffering=0)
+    )
+    return stream
+
+
 async def _log_lines(
     stream: asyncio.StreamReader,
     logger: logging.Logger,
@@ -288,10 +291,12 @@ async def _log_lines(
 class ProcessRunner:
     """Runs every job in a job process forked from the template; see the module's docstring."""
 
-    def __init__(self, settings: Settings, observer: WorkerObserver) -> None:
+    def __init__(
+        self, settings: Settings, observer: WorkerObserver, template: Launched | None = None
+    ) -> None:
         self.settings = settings
         self.observer = observer
-        self.template = TemplateProcess(settings, self._on_exit)
+        self.template = TemplateProcess(settings, self._on_exit, template)
         self._procs: dict[int, JobProcess] = {}
         self._current: JobProcess | None = None
         self._retire: str | None = None

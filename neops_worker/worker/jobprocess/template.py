@@ -1,12 +1,13 @@
 """The template process: imports the blocks once, tells the daemon what it found, forks job processes.
 
-Started by the daemon (``python -m neops_worker.worker.jobprocess``) with one end of a Unix socket pair.
-It discovers the blocks of ``DIR_FUNCTION_BLOCKS`` and sends the registration bodies, then waits:
-on ``fork`` (carrying the job socket and the output pipe) it forks a job process from its own,
-already imported memory — a replacement is ready in milliseconds, whatever the number of blocks,
-and shares the template's pages. It never runs a job itself; it reaps its children and reports
-how each ended (``exited``), reaps what their blocks left behind, dies with the daemon, and kills
-its children when the daemon's end of the socket closes.
+Forked from the daemon at its start, or spawned (``python -m neops_worker.worker.jobprocess``), with
+one end of a Unix socket pair (``launch``). It discovers the blocks of ``DIR_FUNCTION_BLOCKS`` and
+sends the registration bodies, then waits: on ``fork`` (carrying the job socket and the output
+pipe) it forks a job process from its own, already imported memory — a replacement is ready in
+milliseconds, whatever the number of blocks, and shares the template's pages. It never runs a job
+itself; it reaps its children and reports how each ended (``exited``), reaps what their blocks
+left behind, dies with the daemon, and kills its children when the daemon's end of the socket
+closes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from neops_worker.worker.jobprocess.logs import install_forwarding
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: ``python -m neops_worker.worker.jobprocess CONFIG_JSON``."""
-    config: dict[str, Any] = json.loads((argv or sys.argv)[1])
+    serve(json.loads((argv or sys.argv)[1]))
+
+
+def serve(config: dict[str, Any]) -> None:
+    """Discover, report, then fork job processes until the daemon hangs up (``launch.template_config``)."""
     osproc.die_with_parent()
     if os.getppid() != config["parent"]:
         return
