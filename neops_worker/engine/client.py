@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ import httpx
 from pydantic import ValidationError
 
 from neops_worker.engine.answers import AnswerSignal
-from neops_worker.engine.exchange import Transport, exchange_for
+from neops_worker.engine.exchange import FollowUpAnswer, Transport, exchange_for
 from neops_worker.engine.wire import (
     CONTRACT_LIBRARY,
     CONTRACT_VERSION,
@@ -66,14 +67,16 @@ class EngineClient:
         transport: Transport | None = None,
         answers: AnswerSignal | None = None,
     ) -> None:
-        headers = {"Accept": "application/json", "User-Agent": user_agent}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
         #: Noted on every answer of the engine that is not a transient failure (``engine.retry`` wakes on it).
         self.answers = answers or AnswerSignal()
-        self._headers = httpx.Headers(headers)
-        self._json_headers = httpx.Headers({**headers, "Content-Type": "application/json"})
+        headers = {"Host": httpx.URL(self.base_url).netloc.decode("ascii")}
+        headers |= {"Accept": "application/json", "User-Agent": user_agent}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        #: Every header but the body's length, as httpx would send them (``Host`` first).
+        self._headers = httpx.Headers(headers).raw
+        self._json_headers = httpx.Headers({**headers, "Content-Type": "application/json"}).raw
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._urls: dict[str, httpx.URL] = {}
         self._exchange = exchange_for(self.base_url, verify, transport)
@@ -119,23 +122,56 @@ class EngineClient:
 
     async def poll(self, body: JobPoll) -> list[Any]:
         """``POST /blackboard/job``: claims jobs. The raw entries are returned for per-job parsing."""
-        response = await self._send("poll", "POST", "/blackboard/job", body)
-        payload = _json(response, "poll") if response.content.strip() else []
-        if not isinstance(payload, list):
-            raise EngineRejected(
-                "poll", f"expected a JSON array, got {type(payload).__name__}", response.status_code
-            )
-        return payload
+        return _claimed(await self._send("poll", "POST", "/blackboard/job", body))
 
     async def push_result(self, body: JobResult) -> bool:
         """``POST /blackboard/job/result``; True if accepted, False if the engine already had one (409)."""
         try:
-            await self._send(f"result of job {body.job_execution_id}", "POST", "/blackboard/job/result", body)
+            await self._send(_result_of(body), "POST", "/blackboard/job/result", body)
         except EngineRejected as exc:
             if exc.status == 409:
                 return False
             raise
         return True
+
+    async def push_result_then_poll(
+        self, body: JobResult, poll: JobPoll, may_poll: Callable[[], bool]
+    ) -> tuple[bool, list[Any] | EngineError | None]:
+        """The result push and, right behind it, the next poll: one hand-over to the engine's thread.
+
+        The poll goes out only once the push is answered 2xx or 409 and ``may_poll()`` (called on
+        that thread, just before) still says so. The push's outcome is ``push_result``'s, raised
+        alike; the poll's is the claimed entries, its failure (returned, never raised: the push
+        must not be repeated for it), or None when it was not sent.
+        """
+        polling = self._request("POST", "/blackboard/job", poll)
+
+        def follow_up(answer: httpx.Response) -> httpx.Request | None:
+            delivered = 200 <= answer.status_code < 300 or answer.status_code == 409
+            return polling if delivered and may_poll() else None
+
+        operation = _result_of(body)
+        push = self._request("POST", "/blackboard/job/result", body)
+        try:
+            answer, poll_answer = await self._exchange.send_then(push, follow_up)
+        except httpx.HTTPError as exc:
+            raise _unanswered(operation, exc) from exc
+        try:
+            self._answered(operation, answer)
+        except EngineRejected as exc:
+            if exc.status != 409:
+                raise
+        return answer.status_code != 409, self._poll_outcome(poll_answer)
+
+    def _poll_outcome(self, answer: FollowUpAnswer) -> list[Any] | EngineError | None:
+        if answer is None:
+            return None
+        if isinstance(answer, httpx.HTTPError):
+            return _unanswered("poll", answer)
+        try:
+            return _claimed(self._answered("poll", answer))
+        except EngineError as exc:
+            return exc
 
     # --- transport ---------------------------------------------------------------------------
 
@@ -144,27 +180,59 @@ class EngineClient:
     ) -> httpx.Response:
         try:
             response = await self._exchange.send(self._request(method, path, body))
-        except _NOT_SENT as exc:
-            if _certificate_refused(exc):
-                # A certificate that does not verify is configuration, not an outage: do not retry.
-                raise EngineRejected(operation, _describe(exc)) from exc
-            raise EngineUnavailable(operation, _describe(exc), request_sent=False) from exc
         except httpx.HTTPError as exc:
-            raise EngineUnavailable(operation, _describe(exc)) from exc
+            raise _unanswered(operation, exc) from exc
+        return self._answered(operation, response)
+
+    def _answered(self, operation: str, response: httpx.Response) -> httpx.Response:
+        """The engine answered: wake waiting retries (unless it said it is away); raise for an error."""
         if not _transient(response.status_code):
             self.answers.note()  # the engine is there: waiting retries may go now
         _raise_for_status(operation, response)
         return response
 
     def _request(self, method: str, path: str, body: WireModel | None) -> httpx.Request:
-        """The request, from the URL and headers made once; the body encoded once."""
+        """The request, from the URL and headers made once; the body encoded once.
+
+        Built as httpx builds requests that carry their own headers (``stream=``): complete as
+        given, with no per-request header normalisation and merging, which otherwise costs more
+        than the rest of building the request.
+        """
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = httpx.URL(self.base_url + path)
-        if body is None:
-            return httpx.Request(method, url, headers=self._headers, extensions=self._extensions)
-        headers = self._json_headers
-        return httpx.Request(method, url, headers=headers, content=_encode(body), extensions=self._extensions)
+        content = b"" if body is None else _encode(body)
+        raw = self._headers if body is None else self._json_headers
+        headers = httpx.Headers([*raw, (b"Content-Length", b"%d" % len(content))])
+        request = httpx.Request(
+            method, url, headers=headers, stream=httpx.ByteStream(content), extensions=self._extensions
+        )
+        request.read()  # ``request.content`` stays readable, as for any request httpx builds
+        return request
+
+
+def _unanswered(operation: str, exc: httpx.HTTPError) -> EngineError:
+    """The error for a request that got no answer."""
+    if isinstance(exc, _NOT_SENT):
+        if _certificate_refused(exc):
+            # A certificate that does not verify is configuration, not an outage: do not retry.
+            return EngineRejected(operation, _describe(exc))
+        return EngineUnavailable(operation, _describe(exc), request_sent=False)
+    return EngineUnavailable(operation, _describe(exc))
+
+
+def _claimed(response: httpx.Response) -> list[Any]:
+    """The entries of a poll's answer (an empty body: none)."""
+    payload = _json(response, "poll") if response.content.strip() else []
+    if not isinstance(payload, list):
+        raise EngineRejected(
+            "poll", f"expected a JSON array, got {type(payload).__name__}", response.status_code
+        )
+    return payload
+
+
+def _result_of(body: JobResult) -> str:
+    return f"result of job {body.job_execution_id}"
 
 
 def _raise_for_status(operation: str, response: httpx.Response) -> None:

@@ -18,11 +18,17 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
+from collections.abc import Callable
 from typing import Protocol
 
 import httpx
 
 from neops_worker.engine.threads import CallThreads
+
+#: Given the answer to a first request, the request to send right after it, or None.
+FollowUp = Callable[[httpx.Response], httpx.Request | None]
+#: The answer to a follow-up request, the reason it has none, or None when it was not sent.
+FollowUpAnswer = httpx.Response | httpx.HTTPError | None
 
 
 class Exchange(Protocol):
@@ -30,6 +36,15 @@ class Exchange(Protocol):
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """The engine's answer to ``request``; httpx's exceptions for no answer."""
+        ...
+
+    async def send_then(
+        self, request: httpx.Request, follow_up: FollowUp
+    ) -> tuple[httpx.Response, FollowUpAnswer]:
+        """``request``, then at once the request ``follow_up`` makes of its answer (if any).
+
+        Raises as ``send`` does for the first request only: the second's failure is returned.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -48,6 +63,12 @@ class ThreadedExchange:
         """Hand the request to a thread and await its answer (cancelled: its end, first)."""
         return await self.threads.call(self._exchange, request)
 
+    async def send_then(
+        self, request: httpx.Request, follow_up: FollowUp
+    ) -> tuple[httpx.Response, FollowUpAnswer]:
+        """Both requests in one trip to a thread: the loop is not woken in between."""
+        return await self.threads.call(self._exchange_then, (request, follow_up))
+
     async def aclose(self) -> None:
         """Stop the threads once their calls are done; close the connection pool."""
         self.threads.close()
@@ -60,6 +81,19 @@ class ThreadedExchange:
         finally:
             response.close()
         return response
+
+    def _exchange_then(
+        self, requests: tuple[httpx.Request, FollowUp]
+    ) -> tuple[httpx.Response, FollowUpAnswer]:
+        request, follow_up = requests
+        first = self._exchange(request)
+        second = follow_up(first)
+        if second is None:
+            return first, None
+        try:
+            return first, self._exchange(second)
+        except httpx.HTTPError as exc:
+            return first, exc
 
 
 class AsyncExchange:
@@ -76,6 +110,19 @@ class AsyncExchange:
         finally:
             await response.aclose()
         return response
+
+    async def send_then(
+        self, request: httpx.Request, follow_up: FollowUp
+    ) -> tuple[httpx.Response, FollowUpAnswer]:
+        """One after the other, on the loop."""
+        first = await self.send(request)
+        second = follow_up(first)
+        if second is None:
+            return first, None
+        try:
+            return first, await self.send(second)
+        except httpx.HTTPError as exc:
+            return first, exc
 
     async def aclose(self) -> None:
         """Close the transport."""
@@ -110,4 +157,13 @@ def environment_proxy(base_url: str) -> str | None:
     return proxy if "://" in proxy else f"http://{proxy}"
 
 
-__all__ = ["AsyncExchange", "Exchange", "ThreadedExchange", "Transport", "environment_proxy", "exchange_for"]
+__all__ = [
+    "AsyncExchange",
+    "Exchange",
+    "FollowUp",
+    "FollowUpAnswer",
+    "ThreadedExchange",
+    "Transport",
+    "environment_proxy",
+    "exchange_for",
+]

@@ -63,14 +63,19 @@ class JobLoop:
     async def run(self) -> None:
         """Poll, run, push, repeat, until a stop is requested."""
         backoff = self.settings.poll_min_interval
-        while not self._stop.is_set():
-            if not await self._wait_registered() or not await self._runner_ready():
-                break
-            jobs = await self.poll()
-            if jobs:
+        claimed: list[Any] | None = None  # what the poll right behind the last push claimed
+        while True:
+            if claimed is None:
+                if self._stop.is_set() or not await self._wait_registered() or not await self._runner_ready():
+                    break
+                claimed = await self.poll()
+            if claimed:  # run even when a stop came meanwhile: a claimed job is a job in hand
                 backoff = self.settings.poll_min_interval
-                await self.run_batch(jobs)
+                claimed = await self.run_batch(claimed)
                 continue
+            claimed = None
+            if self._stop.is_set():
+                break
             await pause(self._stop, backoff)
             backoff = min(backoff * 2, self.settings.poll_interval)
 
@@ -78,50 +83,78 @@ class JobLoop:
         """One poll; a failure is logged and counted, and claims nothing (a poll is never re-sent)."""
         assert self.membership.poll_request is not None
         try:
-            jobs = await self.client.poll(self.membership.poll_request)
+            jobs: list[Any] | EngineError = await self.client.poll(self.membership.poll_request)
         except EngineError as exc:
+            jobs = exc
+        return self._polled(jobs)
+
+    def _polled(self, jobs: list[Any] | EngineError) -> list[Any]:
+        """A poll's claims; a failed poll is logged and counted, and claims nothing."""
+        if isinstance(jobs, EngineError):
             self.observer.poll_failed()
-            self.observer.engine_reachable(isinstance(exc, EngineRejected))
-            log.warning("Poll failed (%s); polling again after a pause", exc)
+            self.observer.engine_reachable(isinstance(jobs, EngineRejected))
+            log.warning("Poll failed (%s); polling again after a pause", jobs)
             return []
         self.observer.engine_reachable(True)
         return jobs
 
-    async def run_batch(self, jobs: list[Any]) -> None:
-        """Run the claimed jobs in order; after a stop, the rest are answered without running."""
+    async def run_batch(self, jobs: list[Any]) -> list[Any] | None:
+        """Run the claimed jobs in order; after a stop, the rest are answered without running.
+
+        Returns what the poll sent right behind the last push claimed, or None if none was sent.
+        """
         log.info("Processing %d job(s)", len(jobs))
+        claimed = None
         for index, raw in enumerate(jobs):
             if self._stop.is_set() and index > 0:
                 await self._refuse_rest(jobs[index:])
-                return
-            await self.handle(raw)
+                return None
+            claimed = await self.handle(raw, poll_after=index == len(jobs) - 1)
+        return claimed
 
-    async def handle(self, raw: Any) -> None:
-        """Run one claimed job (as the engine sent it) and push its result."""
+    async def handle(self, raw: Any, *, poll_after: bool = False) -> list[Any] | None:
+        """Run one claimed job (as the engine sent it) and push its result (``poll_after``: and poll)."""
         job = parse_job(raw)
         if not isinstance(job, JobDefinition):
-            if job is not None:
-                await self.push(job)
-            return
+            return await self.push(job, poll_after=poll_after) if job is not None else None
         with job_log_context(job.job_id, job.function_block_id, job.type):
             self.current_job = job.job_id
             self._on_state(WorkerState.BUSY, f"running job {job.job_id} ({job.function_block_id})")
             outcome = await self._run(job)
-            await self.push(outcome.result)
+            claimed = await self.push(outcome.result, poll_after=poll_after)
             self.current_job = None
             if self._stop.is_set():
                 self._on_state(WorkerState.DRAINING, "draining: no job")
             else:
                 self._on_state(WorkerState.IDLE, "idle")
+            return claimed
 
-    async def push(self, result: JobResult) -> None:
-        """Deliver ``result``, retried until ``RESULT_PUSH_TIMEOUT``; a lost result is logged and counted."""
+    async def push(self, result: JobResult, *, poll_after: bool = False) -> list[Any] | None:
+        """Deliver ``result``, retried until ``RESULT_PUSH_TIMEOUT``; a lost result is logged and counted.
+
+        With ``poll_after``, the first attempt also polls, right behind the push on the engine
+        client's thread (a claim the loop would otherwise make next, at the cost of one more
+        hand-over), if a poll may go out then: the jobs it claimed are returned (None: no poll).
+        """
         job_id = result.job_execution_id
+        claimed: list[Any] | EngineError | None = None
+
+        async def attempt() -> bool:
+            nonlocal claimed, poll_after
+            if not (poll_after and self._may_poll()):
+                return await self.client.push_result(result)
+            poll_after = False  # only the first attempt: a retried push is one after an outage
+            assert self.membership.poll_request is not None
+            accepted, claimed = await self.client.push_result_then_poll(
+                result, self.membership.poll_request, self._may_poll
+            )
+            return accepted
+
         try:
             accepted = await call_with_retry(
                 result_push_policy(self.settings.result_push_timeout),
                 f"Result push of job {job_id}",
-                lambda: self.client.push_result(result),
+                attempt,
                 wake=self.client.answers,
             )
         except EngineRejected as exc:
@@ -139,6 +172,11 @@ class JobLoop:
                 log.warning("The engine already holds a result for job %s (409); dropped this one", job_id)
             else:
                 log.debug("Result of job %s delivered", job_id)
+        return None if claimed is None else self._polled(claimed)
+
+    def _may_poll(self) -> bool:
+        """A claim may go out: not stopping, registered, the runner free (asked on the client thread too)."""
+        return not self._stop.is_set() and self.membership.registered.is_set() and self.runner.is_ready()
 
     async def _run(self, job: JobDefinition) -> JobOutcome:
         self.observer.job_started(job.job_id, job.function_block_id, job.type)
@@ -178,6 +216,8 @@ class JobLoop:
 
     async def _runner_ready(self) -> bool:
         """No claim before the runner can take the job (a job process replaced, no block still running)."""
+        if self.runner.is_ready():  # the usual case: nothing to wait for, no task to start
+            return not self._stop.is_set()
         ready = asyncio.ensure_future(self.runner.ready())
         if not await first_of(ready, self._stop.wait()):
             await cancel(ready)

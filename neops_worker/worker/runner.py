@@ -74,6 +74,10 @@ class JobRunner(Protocol):
         """Return once the next job can start (a replacement process is up, no block still runs)."""
         ...
 
+    def is_ready(self) -> bool:
+        """Whether the next job can start now, so that ``ready`` has nothing to wait for (checked per job)."""
+        ...
+
     def wedged(self) -> str | None:
         """Why jobs cannot run any more (for ``/livez``), or None; a long job is not wedged."""
         ...

@@ -83,6 +83,10 @@ class ThreadRunner:
         await asyncio.wait({pending})
         log.info("The block of timed-out job %s returned; taking jobs again", self._pending_job)
 
+    def is_ready(self) -> bool:
+        """No block of a timed-out job is still running."""
+        return self._pending is None or self._pending.done()
+
     def wedged(self) -> str | None:
         """A thread runner is never wedged on its own account."""
         return None

@@ -167,6 +167,8 @@ class FakeRunner:
         self.hold: asyncio.Event | None = None
         #: While set to an unset event, ``ready`` waits for it (a job process being replaced).
         self.gate: asyncio.Event | None = None
+        #: What ``is_ready`` says: True lets the loop skip ``ready`` and poll right behind a push.
+        self.idle = False
 
     async def __aenter__(self) -> FakeRunner:
         self.events.append("runner entered")
@@ -201,6 +203,10 @@ class FakeRunner:
         if self.gate is not None:
             await self.gate.wait()
         self.events.append("ready")
+
+    def is_ready(self) -> bool:
+        """``idle``, by default False: every poll then waits for ``ready`` (which records it)."""
+        return self.idle
 
     def wedged(self) -> str | None:
         """Never wedged."""

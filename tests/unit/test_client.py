@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.server
+import json
 import threading
 from collections.abc import Callable, Iterator
 
@@ -184,8 +185,6 @@ async def test_poll_returns_raw_entries_and_sends_limit(client: EngineClient) ->
     route = respx.post(f"{BASE}/blackboard/job").respond(201, json=[{"jobId": "j"}, "garbage"])
     jobs = await client.poll(_poll())
     assert jobs == [{"jobId": "j"}, "garbage"]
-    import json
-
     sent = json.loads(route.calls.last.request.content)
     assert sent["limit"] == 1
     assert_valid("JobPollDto", sent)
@@ -389,3 +388,66 @@ async def test_a_call_cancelled_in_flight_ends_before_the_next_goes_out() -> Non
         await client.unregister("w1")
         await client.aclose()
     assert events == ["ping answered", "unregister arrived"]
+
+
+def _ok_result() -> JobResult:
+    return JobResult(
+        job_execution_id="j", status="success", result=JobExecutionResult(success=True, message="ok")
+    )
+
+
+@respx.mock
+async def test_a_push_then_poll_sends_the_poll_once_the_push_is_answered(client: EngineClient) -> None:
+    """201 or 409 on the push: the poll follows at once and its entries come back; both bodies valid."""
+    push = respx.post(f"{BASE}/blackboard/job/result")
+    poll = respx.post(f"{BASE}/blackboard/job").respond(201, json=[{"jobId": "next"}])
+    push.respond(201)
+    assert await client.push_result_then_poll(_ok_result(), _poll(), lambda: True) == (
+        True,
+        [{"jobId": "next"}],
+    )
+    push.respond(409)
+    assert await client.push_result_then_poll(_ok_result(), _poll(), lambda: True) == (
+        False,
+        [{"jobId": "next"}],
+    )
+    assert poll.call_count == 2
+    assert_valid("JobResultDto", json.loads(push.calls.last.request.content))
+    assert_valid("JobPollDto", json.loads(poll.calls.last.request.content))
+
+
+@respx.mock
+async def test_a_push_then_poll_sends_no_poll_when_told_not_to_or_when_the_push_failed(
+    client: EngineClient,
+) -> None:
+    """``may_poll`` false: no poll (None). A push refused or unanswered raises, as ``push_result`` does."""
+    push = respx.post(f"{BASE}/blackboard/job/result").respond(201)
+    poll = respx.post(f"{BASE}/blackboard/job").respond(201, json=[])
+    assert await client.push_result_then_poll(_ok_result(), _poll(), lambda: False) == (True, None)
+    push.respond(503)
+    with pytest.raises(EngineUnavailable):
+        await client.push_result_then_poll(_ok_result(), _poll(), lambda: True)
+    push.respond(400, json={"message": "bad"})
+    with pytest.raises(EngineRejected):
+        await client.push_result_then_poll(_ok_result(), _poll(), lambda: True)
+    push.side_effect = httpx.ConnectError("refused")
+    with pytest.raises(EngineUnavailable):
+        await client.push_result_then_poll(_ok_result(), _poll(), lambda: True)
+    assert poll.call_count == 0
+
+
+@respx.mock
+async def test_a_failed_poll_behind_a_delivered_push_is_returned_not_raised(client: EngineClient) -> None:
+    """The push went through: a poll error must not make the caller push again, so it is returned."""
+    respx.post(f"{BASE}/blackboard/job/result").respond(201)
+    poll = respx.post(f"{BASE}/blackboard/job").respond(500)
+    accepted, claimed = await client.push_result_then_poll(_ok_result(), _poll(), lambda: True)
+    assert accepted is True
+    assert isinstance(claimed, EngineUnavailable)
+    poll.side_effect = httpx.ReadTimeout("slow")
+    _, claimed = await client.push_result_then_poll(_ok_result(), _poll(), lambda: True)
+    assert isinstance(claimed, EngineUnavailable)
+    poll.side_effect = None
+    poll.respond(200, json={"not": "a list"})
+    _, claimed = await client.push_result_then_poll(_ok_result(), _poll(), lambda: True)
+    assert isinstance(claimed, EngineRejected)

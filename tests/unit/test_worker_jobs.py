@@ -222,3 +222,55 @@ async def test_what_happens_to_a_result_the_engine_does_not_take(
         assert any(m.startswith(line.format(job_id)) for m in caplog.messages)
         assert run.observer.named("result_push_failed") == ([(job_id,)] if lost else [])
         assert run.states[-1] == (WorkerState.IDLE, "idle")
+
+
+async def test_the_next_poll_goes_out_right_behind_the_push() -> None:
+    """With the runner free, each push carries the next poll in the same trip: no ``ready`` wait between."""
+    async with looping() as run:
+        run.runner.idle = True
+        jobs = [run.engine.add_job(NOOP, {}) for _ in range(3)]
+        pushes: list[bool] = []
+        combined = run.loop.client.push_result_then_poll
+
+        async def spy(*args: Any) -> Any:
+            pushes.append(True)
+            return await combined(*args)
+
+        run.loop.client.push_result_then_poll = spy  # type: ignore[method-assign,assignment]
+        task = asyncio.ensure_future(run.loop.run())
+        await wait_until(lambda: all(j in run.engine.results for j in jobs), what="three results")
+        await wait_until(lambda: run.transport.sent(POLL) == 4, what="the empty poll after the last push")
+        await run.until_stopped(task)
+        requests = [e for e in run.events if e in (POLL, RESULT)]
+        assert requests == [POLL, RESULT, POLL, RESULT, POLL, RESULT, POLL]
+        assert len(pushes) == 3
+        assert "ready" not in run.events
+
+
+async def test_no_poll_behind_a_push_once_a_stop_came() -> None:
+    """A stop during the push: the poll that would ride behind it is not sent, and the loop ends."""
+    async with looping() as run:
+        run.runner.idle = True
+        run.engine.add_job(NOOP, {})
+        second = run.engine.add_job(NOOP, {})
+        run.transport.gates[RESULT] = gate = asyncio.Event()
+        task = asyncio.ensure_future(run.loop.run())
+        await wait_until(lambda: run.transport.sent(RESULT) == 1, what="the first push")
+        run.stop.set()
+        gate.set()
+        await asyncio.wait_for(task, 5)
+        assert [e for e in run.events if e in (POLL, RESULT)] == [POLL, RESULT]
+        assert second not in run.engine.results
+
+
+async def test_a_failed_push_is_retried_without_the_poll() -> None:
+    """The push that carried the poll failed: it is retried alone, then the loop polls as usual."""
+    async with looping() as run:
+        run.runner.idle = True
+        job_id = run.engine.add_job(NOOP, {})
+        run.transport.script(RESULT, (503, {"message": "restarting"}))
+        task = asyncio.ensure_future(run.loop.run())
+        await wait_until(lambda: job_id in run.engine.results, timeout=10, what="the retried push")
+        await wait_until(lambda: run.transport.sent(POLL) == 2, what="the next poll")
+        await run.until_stopped(task)
+        assert [e for e in run.events if e in (POLL, RESULT)][:4] == [POLL, RESULT, RESULT, POLL]

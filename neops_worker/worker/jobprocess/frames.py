@@ -12,7 +12,7 @@ import json
 import socket
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 Message = dict[str, Any]
@@ -97,6 +97,41 @@ def recv_with_fds(sock: socket.socket, buffer: FrameBuffer, fds: list[int]) -> l
 def send_with_fds(sock: socket.socket, message: Message, fds: Sequence[int]) -> None:
     """Send one message with open descriptors attached (the receiver gets its own copies)."""
     socket.send_fds(sock, [encode(message)], list(fds))
+
+
+class FrameProtocol(asyncio.Protocol):
+    """Frames arriving on a stream socket, each handed to ``on_message`` as soon as it is complete.
+
+    No reader task in between: a message is delivered in the loop iteration its last byte arrives
+    in. ``on_close`` is told once, when the peer hangs up or sends something that is not a frame
+    (the connection is then closed).
+    """
+
+    def __init__(self, on_message: Callable[[Message], None], on_close: Callable[[], None]) -> None:
+        self._on_message = on_message
+        self._on_close = on_close
+        self._buffer = FrameBuffer()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport, to close it on a broken frame."""
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        """Deliver the messages ``data`` completes."""
+        try:
+            messages = self._buffer.feed(data)
+        except (FrameError, ValueError):
+            if self.transport is not None:
+                self.transport.close()
+            return
+        for message in messages:
+            self._on_message(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The peer is gone."""
+        self._on_close()
 
 
 async def read_frame(reader: asyncio.StreamReader) -> Message | None:

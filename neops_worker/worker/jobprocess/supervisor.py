@@ -34,7 +34,7 @@ from neops_worker.settings import Settings
 from neops_worker.worker.events import WorkerObserver
 from neops_worker.worker.jobprocess import osproc
 from neops_worker.worker.jobprocess.deaths import Death
-from neops_worker.worker.jobprocess.frames import Message, encode, read_frame, send_with_fds
+from neops_worker.worker.jobprocess.frames import FrameProtocol, Message, encode, read_frame, send_with_fds
 from neops_worker.worker.jobprocess.launch import Launched, spawn_template, wait_for_exit
 from neops_worker.worker.jobprocess.logs import replay
 from neops_worker.worker.outcome import JobOutcome, Outcome
@@ -195,42 +195,54 @@ class TemplateProcess:
 class JobProcess:
     """One forked job process, as the daemon sees it."""
 
-    def __init__(self, pid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.writer = writer
         self.fields: dict[str, str] = {}
         self.tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL)
         self.killed = False
         self.jobs_done = 0
         self.exited: asyncio.Future[Death] = asyncio.get_running_loop().create_future()
-        self._results: asyncio.Queue[Message | None] = asyncio.Queue()
-        self._frames = asyncio.ensure_future(self._read_frames(reader))
+        self.transport: asyncio.Transport | None = None
+        #: Where the ``result`` of the job in hand goes (None: the channel closed first).
+        self._result: asyncio.Future[Message | None] | None = None
+        self._closed = False
         self._output: asyncio.Future[None] | None = None
 
     @classmethod
     async def attach(cls, pid: int, sock: socket.socket, out_fd: int) -> JobProcess:
-        """Wrap a fresh fork's socket and output pipe in asyncio streams."""
-        reader, writer = await asyncio.open_unix_connection(sock=sock)
-        process = cls(pid, reader, writer)
+        """Take a fresh fork's socket (frames) and output pipe (lines) onto the event loop."""
+        process = cls(pid)
+        loop = asyncio.get_running_loop()
+        process.transport, _ = await loop.create_unix_connection(
+            lambda: FrameProtocol(process._on_message, process._on_close), sock=sock
+        )
         output = await _output_stream(out_fd)
         process._output = asyncio.ensure_future(_log_lines(output, output_log, process.fields, process.tail))
         return process
 
     async def run(self, job: JobDefinition, timeout: float) -> Message | None:
         """Hand over ``job``; its ``result`` message, or None if the process died first."""
-        self.writer.write(encode({"t": "run", "job": job.to_wire()}))
-        with contextlib.suppress(ConnectionError):
-            await self.writer.drain()
-        return await asyncio.wait_for(self._results.get(), timeout or None)
+        if self._closed or self.transport is None:
+            return None
+        result: asyncio.Future[Message | None] = asyncio.get_running_loop().create_future()
+        self._result = result
+        self.transport.write(encode({"t": "run", "job": job.to_wire()}))
+        try:
+            async with asyncio.timeout(timeout or None):
+                return await result
+        finally:
+            self._result = None
 
-    async def _read_frames(self, reader: asyncio.StreamReader) -> None:
-        with contextlib.suppress(ConnectionError):
-            while (message := await read_frame(reader)) is not None:
-                if message["t"] == "log":
-                    replay(message, self.fields)
-                elif message["t"] == "result":
-                    self._results.put_nowait(message)
-        self._results.put_nowait(None)
+    def _on_message(self, message: Message) -> None:
+        if message["t"] == "log":
+            replay(message, self.fields)
+        elif message["t"] == "result" and self._result is not None and not self._result.done():
+            self._result.set_result(message)
+
+    def _on_close(self) -> None:
+        self._closed = True
+        if self._result is not None and not self._result.done():
+            self._result.set_result(None)
 
     async def wait_exit(self, timeout: float) -> Death | None:
         """How it ended, once it has; None if it is still there after ``timeout``."""
@@ -247,21 +259,21 @@ class JobProcess:
 
     def send_stop(self) -> None:
         """Tell it the coming SIGTERM is meant (its handler checks for this message)."""
-        with contextlib.suppress(Exception):
-            self.writer.write(encode({"t": "stop"}))
+        if self.transport is not None:
+            with contextlib.suppress(Exception):
+                self.transport.write(encode({"t": "stop"}))
 
     def hang_up(self) -> None:
         """Close its channel: an idle job process exits on its own."""
-        with contextlib.suppress(Exception):
-            self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
     async def forget(self) -> None:
-        """Drop its streams once it is gone."""
+        """Drop its channel and output once it is gone."""
         self.hang_up()
         await self.output_drained(0.5)
-        for task in (self._frames, self._output):
-            if task is not None:
-                task.cancel()
+        if self._output is not None:
+            self._output.cancel()
 
 
 async def _output_stream(fd: int) -> asyncio.StreamReader:
@@ -331,6 +343,10 @@ class ProcessRunner:
             self._dying = None
         while self._current is None:
             await self._replace()
+
+    def is_ready(self) -> bool:
+        """An idle job process is there, to be kept, and none is dying."""
+        return self._current is not None and self._retire is None and self._dying is None
 
     def wedged(self) -> str | None:
         """A process that survives SIGKILL, or no job process for ``WEDGED_AFTER_S``."""
