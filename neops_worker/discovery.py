@@ -23,6 +23,7 @@ import re
 import sys
 import traceback
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,15 @@ class DiscoveryReport:
     skipped: list[Path] = field(default_factory=list)
 
 
-def discover(directories: list[str] | list[Path]) -> DiscoveryReport:
-    """Import every block module below ``directories`` and collect the declared blocks."""
+def discover(
+    directories: list[str] | list[Path], on_found: Callable[[DiscoveredBlock], None] | None = None
+) -> DiscoveryReport:
+    """Import every block module below ``directories`` and collect the declared blocks.
+
+    ``on_found`` is told each valid block as soon as its module is imported, while discovery goes
+    on (a worker registers it meanwhile); whether the whole discovery is usable is known only from
+    the report at the end.
+    """
     sdk_bridge.prepare()  # the vendor SDK's connection plugins and log routing, when it is installed
     report = DiscoveryReport()
     for directory in directories:
@@ -110,7 +118,11 @@ def discover(directories: list[str] | list[Path]) -> DiscoveryReport:
         for file in _module_files(root, report):
             module_name = ".".join([package, *file.relative_to(root).with_suffix("").parts])
             module_name = module_name.removesuffix(".__init__")
+            found = len(report.blocks)
             _load(module_name, file, report)
+            if on_found is not None:
+                for block in report.blocks[found:]:
+                    on_found(block)
     return report
 
 

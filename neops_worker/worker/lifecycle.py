@@ -14,6 +14,7 @@ import asyncio
 import logging
 
 from neops_worker.engine.client import EngineClient
+from neops_worker.engine.wire import RegisterFunctionBlock
 from neops_worker.errors import ShutdownTimeoutError
 from neops_worker.settings import Settings
 from neops_worker.worker._tasks import both, cancel, first_of
@@ -110,9 +111,10 @@ class Worker:
         """Discovery beside version check, worker registration and heartbeat; then the blocks: ready."""
         log.info("NEOPS Worker starting...")
         # Discovery (in the template process, or a thread) needs no engine, and meeting the engine
-        # needs no block: both at once, so the first request goes out before the blocks are imported.
-        await both(self._discover(), self._meet_engine())
-        await self.membership.register_blocks()
+        # needs no block: both at once, so the first request goes out before the blocks are imported,
+        # and each block is registered as soon as it is found and the worker has its id.
+        arriving: asyncio.Queue[RegisterFunctionBlock | None] = asyncio.Queue()
+        await both(self._discover(arriving), self._join(arriving))
         self._set_state(WorkerState.REGISTERED, f"registered as {self.worker_id}")
         self.membership.set_registered()
         self.observers.ready(self.worker_id or "")
@@ -135,14 +137,18 @@ class Worker:
 
     # --- startup steps ------------------------------------------------------------------------
 
-    async def _discover(self) -> None:
-        self.membership.catalog = catalog = await self.runner.catalog()
+    async def _discover(self, arriving: asyncio.Queue[RegisterFunctionBlock | None]) -> None:
+        self.membership.catalog = catalog = await self.runner.catalog(arriving.put_nowait)
+        # The end, only after a discovery that succeeded: after one that failed, the registration
+        # is left waiting and is cancelled.
+        arriving.put_nowait(None)
         log.info("Found %d function block(s); jobs run in %s mode", len(catalog), self.settings.job_isolation)
 
-    async def _meet_engine(self) -> None:
+    async def _join(self, arriving: asyncio.Queue[RegisterFunctionBlock | None]) -> None:
         await self.membership.check_engine()
         await self.membership.register_worker()
         self.heartbeat.start()
+        await self.membership.register_blocks(arriving)
 
     # --- shutdown steps --------------------------------------------------------------------------
 

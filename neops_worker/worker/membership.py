@@ -16,7 +16,7 @@ from neops_worker.engine.wire import JobPoll, RegisterFunctionBlock, RegisterWor
 from neops_worker.errors import EngineError, IncompatibleEngineError
 from neops_worker.observability import set_worker_identity
 from neops_worker.settings import Settings
-from neops_worker.worker.runner import Catalog
+from neops_worker.worker.runner import Catalog, registration_for
 
 log = logging.getLogger("neops_worker.worker")
 
@@ -71,19 +71,40 @@ class Membership:
         set_worker_identity(answer.uuid, self.settings.worker_name)
         log.info("Worker registered with id %s", answer.uuid)
 
-    async def register_blocks(self) -> None:
-        """Register every block of the catalog for this worker id, a bounded number at a time."""
-        assert self.worker_id is not None
-        # One job at a time: claim exactly as many jobs as there are free slots (one).
-        self.poll_request = JobPoll(
-            function_block_ids=self.catalog.identities(), limit=1, worker_id=self.worker_id
-        )
-        bodies = self.catalog.registration_bodies(self.worker_id, self.settings.register_reversible)
+    async def register_blocks(
+        self, arriving: asyncio.Queue[RegisterFunctionBlock | None] | None = None
+    ) -> None:
+        """Register the blocks for this worker id, a bounded number at a time, then build the poll.
+
+        The catalog's blocks; or, at start, each block as discovery finds it (``arriving``, ended
+        by None once discovery succeeded and ``catalog`` is set), so registering keeps pace with
+        importing.
+        """
+        worker_id = self.worker_id
+        assert worker_id is not None
+        register = self._bounded_registration()
+        reversible = self.settings.register_reversible
+        tasks: list[asyncio.Future[bool]] = []
         try:
-            created = await asyncio.gather(*map(self._bounded_registration(), bodies))
+            if arriving is None:
+                bodies = self.catalog.registration_bodies(worker_id, reversible)
+                tasks = [asyncio.ensure_future(register(body)) for body in bodies]
+            else:
+                while (body := await arriving.get()) is not None:
+                    tasks.append(
+                        asyncio.ensure_future(register(registration_for(body, worker_id, reversible)))
+                    )
+            created = await asyncio.gather(*tasks)
         except EngineError:
             log.error("Function block registration failed")
             raise
+        finally:
+            for task in tasks:  # after a failure (or a cancellation), the others are not waited for
+                task.cancel()
+        # One job at a time: claim exactly as many jobs as there are free slots (one).
+        self.poll_request = JobPoll(
+            function_block_ids=self.catalog.identities(), limit=1, worker_id=worker_id
+        )
         log.info(
             "Registered %d function block(s) (%d already known to the engine)",
             len(created),

@@ -10,7 +10,7 @@ abandoned block thread, holds the next claim back until it can take a job.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -41,12 +41,16 @@ class Catalog:
 
     def registration_bodies(self, worker_id: str, send_reversible: bool) -> list[RegisterFunctionBlock]:
         """One ``RegisterFunctionBlockDto`` per block, tied to ``worker_id``."""
-        return [
-            body.model_copy(
-                update={"worker_id": worker_id, "reversible": body.reversible if send_reversible else None}
-            )
-            for body in self.bodies
-        ]
+        return [registration_for(body, worker_id, send_reversible) for body in self.bodies]
+
+
+def registration_for(
+    body: RegisterFunctionBlock, worker_id: str, send_reversible: bool
+) -> RegisterFunctionBlock:
+    """A block's registration body as sent for ``worker_id`` (``reversible`` only if sent at all)."""
+    return body.model_copy(
+        update={"worker_id": worker_id, "reversible": body.reversible if send_reversible else None}
+    )
 
 
 class JobRunner(Protocol):
@@ -62,8 +66,12 @@ class JobRunner(Protocol):
         """Stop it; no job process outlives this."""
         ...
 
-    async def catalog(self) -> Catalog:
-        """Discover the blocks (once) and say what is served; raises ``DiscoveryError``."""
+    async def catalog(self, found: Callable[[RegisterFunctionBlock], None] | None = None) -> Catalog:
+        """Discover the blocks (once) and say what is served; raises ``DiscoveryError``.
+
+        ``found`` is told each block's registration body as soon as it is found, before discovery
+        ends (the worker registers it meanwhile).
+        """
         ...
 
     async def run(self, job: JobDefinition) -> JobOutcome:

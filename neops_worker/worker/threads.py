@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from neops_worker.engine.wire import JobDefinition
+from neops_worker.discovery import DiscoveredBlock
+from neops_worker.engine.wire import JobDefinition, RegisterFunctionBlock
 from neops_worker.registry import Registry, registration_body
 from neops_worker.settings import Settings
 from neops_worker.worker.execution import execute_job
@@ -23,12 +25,12 @@ from neops_worker.worker.runner import Catalog, report_problems
 log = logging.getLogger("neops_worker.worker")
 
 
-def load_registry(settings: Settings) -> Registry:
+def load_registry(settings: Settings, on_found: Callable[[DiscoveredBlock], None] | None = None) -> Registry:
     """Discover the blocks of ``DIR_FUNCTION_BLOCKS``; broken modules are fatal unless skipped."""
     from neops_worker.discovery import discover
     from neops_worker.errors import DiscoveryError
 
-    report = discover(settings.dir_function_blocks)
+    report = discover(settings.dir_function_blocks, on_found)
     problems = [(str(p), p.detail) for p in report.problems]
     try:
         registry = Registry.from_report(report, skip_broken=settings.skip_broken_modules)
@@ -56,12 +58,18 @@ class ThreadRunner:
     ) -> None:
         return None
 
-    async def catalog(self) -> Catalog:
+    async def catalog(self, found: Callable[[RegisterFunctionBlock], None] | None = None) -> Catalog:
         """Discover in this process, off the event loop (the engine is met meanwhile)."""
-        if self._registry is None:
-            self._registry = await asyncio.to_thread(load_registry, self.settings)
-        registry = self._registry
-        bodies = await asyncio.to_thread(lambda: [registration_body(b, None, True) for b in registry])
+        loop = asyncio.get_running_loop()
+        bodies: list[RegisterFunctionBlock] = []
+
+        def on_found(block: DiscoveredBlock) -> None:  # on the discovery thread
+            body = registration_body(block, None, True)
+            bodies.append(body)
+            if found is not None:
+                loop.call_soon_threadsafe(found, body)
+
+        self._registry = await asyncio.to_thread(load_registry, self.settings, on_found)
         return Catalog(bodies)
 
     async def run(self, job: JobDefinition) -> JobOutcome:

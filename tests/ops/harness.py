@@ -169,6 +169,10 @@ class FakeRunner:
         self.gate: asyncio.Event | None = None
         #: What ``is_ready`` says: True lets the loop skip ``ready`` and poll right behind a push.
         self.idle = False
+        #: While set to an unset event, discovery waits for it once the first block is found.
+        self.discovering: asyncio.Event | None = None
+        #: Raised by ``catalog`` once every block was found (a discovery that fails late).
+        self.discovery_error: Exception | None = None
 
     async def __aenter__(self) -> FakeRunner:
         self.events.append("runner entered")
@@ -179,8 +183,15 @@ class FakeRunner:
     ) -> None:
         self.events.append("runner left")
 
-    async def catalog(self) -> Catalog:
-        """The bodies given."""
+    async def catalog(self, found: Callable[[RegisterFunctionBlock], None] | None = None) -> Catalog:
+        """The bodies given, each told to ``found`` as it is "found" (see ``discovering``)."""
+        for index, body in enumerate(self.bodies):
+            if found is not None:
+                found(body)
+            if index == 0 and self.discovering is not None:
+                await self.discovering.wait()
+        if self.discovery_error is not None:
+            raise self.discovery_error
         return Catalog(self.bodies)
 
     async def run(self, job: JobDefinition) -> JobOutcome:

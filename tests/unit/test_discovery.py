@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from neops_worker.discovery import discover
+from neops_worker.discovery import DiscoveredBlock, discover
 from neops_worker.errors import DiscoveryError
 from neops_worker.registry import Registry, find_blocks
 
@@ -56,6 +57,23 @@ def test_finds_blocks_recursively_and_skips_tests_and_dot_dirs(tmp_path: Path) -
     assert leaf.module == "blocksdir_a.net.deep.leaf"
     assert leaf.file == (root / "net" / "deep" / "leaf.py").resolve()
     assert leaf.line is not None
+
+
+def test_each_block_is_announced_as_its_module_is_imported(tmp_path: Path) -> None:
+    """``on_found`` hears of a block before the next module is imported, in discovery order."""
+    root = tmp_path / "blocksdir_announced"
+    write_block(root / "a_first.py", name="first")
+    write_block(root / "b_broken.py", name="broken").write_text("raise RuntimeError('broken')\n")
+    write_block(root / "c_last.py", name="last")
+    heard: list[tuple[str, bool]] = []
+
+    def on_found(block: DiscoveredBlock) -> None:
+        heard.append((block.registration.name, f"{root.name}.c_last" in sys.modules))
+
+    report = discover([root], on_found)
+    assert heard == [("first", False), ("last", True)]
+    assert [b.registration.name for b in report.blocks] == ["first", "last"]
+    assert len(report.problems) == 1
 
 
 def test_skips_what_the_vendor_sdk_skips_and_nothing_else(tmp_path: Path) -> None:

@@ -11,17 +11,25 @@ from typing import Any
 
 import pytest
 
-from neops_worker.errors import EngineRejected, IncompatibleEngineError, ShutdownTimeoutError
+from neops_worker.errors import DiscoveryError, EngineRejected, IncompatibleEngineError, ShutdownTimeoutError
 from neops_worker.runtime import make_client
 from neops_worker.worker.events import Observers, WorkerState
 from neops_worker.worker.lifecycle import Worker
 from tests.ops.fake_engine import FakeEngine
-from tests.ops.harness import FakeRunner, RecordingObserver, RecordingTransport, fast_settings, wait_until
+from tests.ops.harness import (
+    FakeRunner,
+    RecordingObserver,
+    RecordingTransport,
+    block_body,
+    fast_settings,
+    wait_until,
+)
 
 NOOP = "fb.tests.unit/noop:1.0.0"
 REGISTER = "/workers/register"
 POLL = "/blackboard/job"
 RESULT = "/blackboard/job/result"
+BLOCKS = "/function-blocks/register"
 
 
 @pytest.fixture(autouse=True)
@@ -211,3 +219,33 @@ async def test_after_an_expiry_the_job_goes_on_and_the_next_claim_is_for_the_new
         polls = run.transport.bodies[POLL]
         await wait_until(lambda: polls[-1]["workerId"] == new, what="a poll for the new id")
         assert run.observer.named("ready") == [(old,), (new,)]
+
+
+async def test_each_block_is_registered_as_soon_as_it_is_found() -> None:
+    """Registration keeps pace with discovery: the first block goes out while the second is not found yet."""
+    async with serving() as run:
+        run.runner.bodies = [block_body("first"), block_body("second")]
+        run.runner.discovering = found_rest = asyncio.Event()
+        await wait_until(lambda: run.transport.sent(BLOCKS) == 1, what="the first block's registration")
+        assert run.worker.state is WorkerState.STARTING
+        assert POLL not in run.events
+        found_rest.set()
+        await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
+        assert [body["name"] for body in run.transport.bodies[BLOCKS]] == ["first", "second"]
+        assert {body["workerId"] for body in run.transport.bodies[BLOCKS]} == {run.worker.worker_id}
+
+
+async def test_a_discovery_that_fails_after_registering_blocks_unregisters(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broken module found last: its blocks were registered, so the worker unregisters, then raises."""
+    engine = FakeEngine()
+    async with serving(engine) as run:
+        run.runner.discovery_error = DiscoveryError(["gen_199.py: failed to import: SyntaxError"])
+        with pytest.raises(DiscoveryError, match=r"gen_199\.py"):
+            await run.ended()
+        [worker_id] = engine.workers
+        assert run.transport.sent(BLOCKS) == 1
+        assert POLL not in run.events
+        assert run.events[-1] == f"/workers/{worker_id}/unregister"
+        assert run.worker.state is WorkerState.STOPPED

@@ -81,6 +81,9 @@ class TemplateProcess:
         self._sender: socket.socket | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._discovered: asyncio.Future[Message] | None = None
+        #: The blocks found so far, in order; each also goes to ``_on_block`` once someone follows.
+        self.blocks: list[RegisterFunctionBlock] = []
+        self._on_block: Callable[[RegisterFunctionBlock], None] | None = None
         self._forks: asyncio.Queue[int | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -105,10 +108,20 @@ class TemplateProcess:
         ]
         log.debug("Template process %d started", launched.pid)
 
-    async def discovered(self) -> Message:
-        """The template's ``discovered`` message; raises ``DiscoveryError`` if it died first."""
+    async def discovered(self, on_block: Callable[[RegisterFunctionBlock], None] | None = None) -> Message:
+        """The template's ``discovered`` message; raises ``DiscoveryError`` if it died first.
+
+        ``on_block`` is told each block found, those found so far at once and the others as they come.
+        """
         assert self._discovered is not None
-        return await self._discovered
+        if on_block is not None:
+            for block in self.blocks:
+                on_block(block)
+            self._on_block = on_block
+        try:
+            return await self._discovered
+        finally:
+            self._on_block = None
 
     async def fork(self) -> tuple[int, socket.socket, int]:
         """A new job process: its pid, the daemon's end of its socket, the read end of its output."""
@@ -142,6 +155,8 @@ class TemplateProcess:
             kind = message["t"]
             if kind == "log":
                 replay(message, {})
+            elif kind == "block":
+                self._found(message["body"])
             elif kind == "discovered" and self._discovered and not self._discovered.done():
                 self._discovered.set_result(message)
             elif kind == "forked":
@@ -149,6 +164,12 @@ class TemplateProcess:
             elif kind == "exited":
                 self._on_exit(int(message["pid"]), int(message["status"]))
         await self._ended()
+
+    def _found(self, body: dict[str, object]) -> None:
+        block = RegisterFunctionBlock.model_validate(body)
+        self.blocks.append(block)
+        if self._on_block is not None:
+            self._on_block(block)
 
     async def _ended(self) -> None:
         """The template hung up: it died (or is stopping); what it forked went with it."""
@@ -327,12 +348,12 @@ class ProcessRunner:
             await self._retire_process(self._current, None)
         await self.template.close()
 
-    async def catalog(self) -> Catalog:
+    async def catalog(self, found: Callable[[RegisterFunctionBlock], None] | None = None) -> Catalog:
         """The template's discovery, logged; raises ``DiscoveryError`` as thread mode does."""
-        found = await self.template.discovered()
-        problems = [(str(p["text"]), str(p.get("detail") or "")) for p in found["problems"]]
-        report_problems(problems, self.settings.skip_broken_modules, found["error"])
-        return Catalog([RegisterFunctionBlock.model_validate(body) for body in found["blocks"]])
+        outcome = await self.template.discovered(found)
+        problems = [(str(p["text"]), str(p.get("detail") or "")) for p in outcome["problems"]]
+        report_problems(problems, self.settings.skip_broken_modules, outcome["error"])
+        return Catalog(self.template.blocks)
 
     async def ready(self) -> None:
         """A job process is up and idle: retire a used-up one, wait out a dying one, fork."""

@@ -1,8 +1,9 @@
 """The template process: imports the blocks once, tells the daemon what it found, forks job processes.
 
 Forked from the daemon at its start, or spawned (``python -m neops_worker.worker.jobprocess``), with
-one end of a Unix socket pair (``launch``). It discovers the blocks of ``DIR_FUNCTION_BLOCKS`` and
-sends the registration bodies, then waits: on ``fork`` (carrying the job socket and the output
+one end of a Unix socket pair (``launch``). It discovers the blocks of ``DIR_FUNCTION_BLOCKS``,
+sending each block's registration body as its module is imported (``block``) and the outcome at
+the end (``discovered``), then waits: on ``fork`` (carrying the job socket and the output
 pipe) it forks a job process from its own, already imported memory — a replacement is ready in
 milliseconds, whatever the number of blocks, and shares the template's pages. It never runs a job
 itself; it reaps its children and reports how each ended (``exited``), reaps what their blocks
@@ -57,15 +58,17 @@ def _discover(channel: FrameSocket, config: dict[str, Any]) -> Any:
     from neops_worker.discovery import discover
     from neops_worker.registry import Registry, registration_body
 
-    report = discover(config["dirs"])
+    def found(block: Any) -> None:  # each block as its module is imported: registered meanwhile
+        channel.send({"t": "block", "body": registration_body(block, None, send_reversible=True).to_wire()})
+
+    report = discover(config["dirs"], found)
     problems = [{"text": str(p), "detail": p.detail} for p in report.problems]
     try:
         registry = Registry.from_report(report, skip_broken=config["skip_broken"])
     except DiscoveryError as exc:
-        channel.send({"t": "discovered", "problems": problems, "error": exc.problems, "blocks": []})
+        channel.send({"t": "discovered", "problems": problems, "error": exc.problems})
         return None
-    bodies = [registration_body(b, None, send_reversible=True).to_wire() for b in registry]
-    channel.send({"t": "discovered", "problems": problems, "error": None, "blocks": bodies})
+    channel.send({"t": "discovered", "problems": problems, "error": None})
     return registry
 
 
