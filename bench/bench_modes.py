@@ -9,7 +9,8 @@ with ``JOB_ISOLATION=thread`` and with ``JOB_ISOLATION=process``:
 - start to first request and to last block registered with 200 generated blocks, beside the
   thread mode and the vendor SDK's figures (measured once on the same machine, see ISSUE_FIGURES);
 - idle PSS of the whole process tree, beside the thread mode and the budget of each mode;
-- crash to next claim: a block that calls ``os._exit(1)``, queued before a no-op job.
+- crash to next claim: a block that calls ``os._exit(1)``, queued before a no-op job, with the
+  200 generated blocks served too.
 
 An isolation mode the worker does not know (yet) behaves like the other or is reported as an exit
 code; nothing here fails on it. Prints figures; asserts nothing.
@@ -277,12 +278,15 @@ class CrashRun:
     result_to_next_s: float | None
 
 
-def crash(mode: str) -> CrashRun:
-    """Queue a crashing job and a no-op job on a stand-in; time from the crash to the next claim."""
+def crash(mode: str, generated: Path) -> CrashRun:
+    """Queue a crashing job and a no-op job on a stand-in; time from the crash to the next claim.
+
+    The worker serves the generated blocks too, so that a replacement that re-imported them would show.
+    """
     with StandIn() as standin, temporary_dir("bench-modes-crash-") as tmp:
         (crash_id,) = standin.queue(CRASH, 1)
         standin.queue(NOOP, 1)
-        dirs = f"{BENCH_BLOCKS},{CRASH_BLOCKS}"
+        dirs = f"{BENCH_BLOCKS},{CRASH_BLOCKS},{generated}"
         worker = Worker(standin.url, mode, tmp, DIR_FUNCTION_BLOCKS=dirs)
         wait_until(lambda: standin.count("result") >= 2, worker, 60)
         code = worker.exited()
@@ -423,14 +427,15 @@ def crash_lines(sizes: Sizes) -> list[str]:
         "| its result → next claim |",
         "|---|---|---|---|---|---|",
     ]
-    for mode in MODES:
-        for number in range(1, sizes.crashes + 1):
-            run = crash(mode)
-            alive = "exited " + str(run.exit_code) if run.exit_code is not None else "carried on"
-            lines.append(
-                f"| {mode} | {number} | {alive} | {run.crash_result or 'none'} "
-                f"| {_seconds(run.claim_to_next_s)} | {_seconds(run.result_to_next_s)} |"
-            )
+    with temporary_dir("bench-modes-blocks-") as tmp:
+        generated = generate_blocks(tmp / "generated", sizes.blocks)
+        runs = [(mode, n, crash(mode, generated)) for mode in MODES for n in range(1, sizes.crashes + 1)]
+    for mode, number, run in runs:
+        alive = "exited " + str(run.exit_code) if run.exit_code is not None else "carried on"
+        lines.append(
+            f"| {mode} | {number} | {alive} | {run.crash_result or 'none'} "
+            f"| {_seconds(run.claim_to_next_s)} | {_seconds(run.result_to_next_s)} |"
+        )
     return lines
 
 

@@ -301,16 +301,18 @@ def by_thread(sizes: Sizes) -> list[str]:
     ]
 
 
-def profile(sizes: Sizes) -> list[str]:
-    """Where the daemon's CPU goes per no-op job (cProfile, thread mode, against the stand-in)."""
+def profile(sizes: Sizes, mode: str) -> list[str]:
+    """Where the daemon's CPU goes per no-op job (cProfile, against the stand-in)."""
     with temporary_dir("bench-profile-") as tmp:
         output = tmp / "worker.prof"
-        took = profiler.profile(sizes.profile_jobs, "thread", output)
+        took = profiler.profile(sizes.profile_jobs, mode, output)
         lines = profiler.report(output, sizes.profile_jobs, 20)
     return [
-        f"{sizes.profile_jobs} no-op jobs drained from the stand-in in {took:.1f} s with the daemon under",
+        f"{sizes.profile_jobs} no-op jobs drained from the stand-in in {took:.1f} s with the daemon "
+        f"(JOB_ISOLATION={mode}) under",
         "`cProfile`, each thread timed by its own CPU clock (`bench/profile_worker.py`; the profiler",
-        "inflates every call, so read shares, not times). Own time (`tottime`) per part of the stack:",
+        "inflates every call, so read shares, not times; a job process is not profiled). Own time",
+        "(`tottime`) per part of the stack:",
         "",
         *lines,
     ]
@@ -334,7 +336,8 @@ def sections(sizes: Sizes) -> list[tuple[str, str, Callable[[], list[str]]]]:
         ("modes", "Isolation modes: start-up and idle PSS", lambda: modes_startup(sizes)),
         ("modes", "Isolation modes: a crashing block", lambda: modes_crash(sizes)),
         ("modes", "Isolation modes: CPU per job by thread", lambda: by_thread(sizes)),
-        ("modes", "Profile of the per-job path", lambda: profile(sizes)),
+        ("modes", "Profile of the per-job path", lambda: profile(sizes, "thread")),
+        ("modes", "Profile of the per-job path, process mode", lambda: profile(sizes, "process")),
     ]
 
 

@@ -6,7 +6,8 @@ daemon and the tests serve the same composition; only the tests pass a transport
 Only this module touches the process: while the worker serves, SIGTERM/SIGINT only ask it to stop
 (through the event loop) and the handlers they had before come back afterwards; it starts the event
 loop and maps errors to exit codes. Discovery happens in the runner: in the template process
-(``JOB_ISOLATION=process``) or in this one.
+(``JOB_ISOLATION=process``), which the daemon forks before the event loop starts
+(``early_template``), or in this one.
 """
 
 from __future__ import annotations
