@@ -10,6 +10,7 @@ Figures only, no pass/fail: the machine is shared, so the load average is writte
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import time
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 
 from bench import bench_modes as modes
 from bench import bench_worker as worker
-from bench import load, thread_cpu
+from bench import handover, load, thread_cpu
 from bench import profile_worker as profiler
 from bench.common import BENCH_BLOCKS, ROOT, machine, temporary_dir
 
@@ -44,6 +45,7 @@ class Sizes:
     crashes: int = 2
     profile_jobs: int = 3000
     drain_repeats: int = 3
+    handover_calls: int = 20000
 
 
 QUICK = Sizes(
@@ -59,6 +61,7 @@ QUICK = Sizes(
     crashes=1,
     profile_jobs=500,
     drain_repeats=1,
+    handover_calls=2000,
 )
 
 
@@ -175,8 +178,11 @@ def startup_and_memory(sizes: Sizes) -> list[str]:
         f"| 1 | median of {len(one)} | {_med([s.discovered_s for s in one]):.2f} s "
         f"| {_med([s.ready_s for s in one]):.2f} s | **{_mib(_med([s.idle_rss_kb for s in one]))}** |",
         "",
-        "From spawning `neops_worker` to its log line 'registered -> idle', each start against a fresh",
-        "engine (REGISTRATION_CONCURRENCY 16). RSS from /proc/<pid>/status 2 s after ready.",
+        "From spawning `neops_worker` (default settings: JOB_ISOLATION=process) to its log lines 'Found N",
+        "function block(s)' and 'registered -> idle', each start against a fresh local engine",
+        "(REGISTRATION_CONCURRENCY 16); blocks are registered as they are found, so the two come close.",
+        "RSS of the daemon alone, from /proc/<pid>/status 2 s after ready (the whole tree's PSS is in",
+        "'Isolation modes: start-up and idle PSS').",
     ]
 
 
@@ -301,6 +307,18 @@ def by_thread(sizes: Sizes) -> list[str]:
     ]
 
 
+def handovers(sizes: Sizes) -> list[str]:
+    """One round trip between the event loop and another thread, for a call that does nothing."""
+    return [
+        *asyncio.run(handover.lines(sizes.handover_calls)),
+        "",
+        f"{sizes.handover_calls} calls per row, awaited one after another (`bench/handover.py`): user +",
+        "system time of the process per call. Each engine request of the worker pays one such round trip",
+        "on top of the request itself; handing a job to its job process and back costs one of the same kind,",
+        "through a socket. The bare client pays none: it is one thread, blocking.",
+    ]
+
+
 def profile(sizes: Sizes, mode: str) -> list[str]:
     """Where the daemon's CPU goes per no-op job (cProfile, against the stand-in)."""
     with temporary_dir("bench-profile-") as tmp:
@@ -336,6 +354,7 @@ def sections(sizes: Sizes) -> list[tuple[str, str, Callable[[], list[str]]]]:
         ("modes", "Isolation modes: start-up and idle PSS", lambda: modes_startup(sizes)),
         ("modes", "Isolation modes: a crashing block", lambda: modes_crash(sizes)),
         ("modes", "Isolation modes: CPU per job by thread", lambda: by_thread(sizes)),
+        ("modes", "One hand-over between threads", lambda: handovers(sizes)),
         ("modes", "Profile of the per-job path", lambda: profile(sizes, "thread")),
         ("modes", "Profile of the per-job path, process mode", lambda: profile(sizes, "process")),
     ]
