@@ -6,6 +6,8 @@ import asyncio
 import os
 import signal
 import ssl
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -77,3 +79,14 @@ def test_plain_http_loads_no_certificate_store() -> None:
     assert plain.cert_store_stats()["x509_ca"] == 0
     assert plain.verify_mode == ssl.CERT_REQUIRED  # fails closed should TLS ever be attempted
     assert _context("https://engine.example").verify_mode == ssl.CERT_REQUIRED
+
+
+def test_a_forked_template_prints_to_its_descriptors_whatever_the_daemon_had() -> None:
+    """A daemon whose ``sys.stdout`` is a capture (a test runner's): the template still prints to fd 1."""
+    code = (
+        "import io, sys; sys.stdout = io.StringIO(); sys.stderr = io.StringIO(); "
+        "from neops_worker.worker.jobprocess.launch import _streams_on_descriptors; "
+        "_streams_on_descriptors(); print('to the pipe'); print('and this', file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (done.stdout, done.stderr) == ("to the pipe\n", "and this\n")

@@ -94,6 +94,7 @@ def _run_forked(config: dict[str, Any], drop: tuple[int, ...], output: int) -> N
         os.dup2(output, 1)
         os.dup2(output, 2)
         os.close(output)
+        _streams_on_descriptors()
         from neops_worker.worker.jobprocess.template import serve
 
         serve(config)
@@ -106,6 +107,22 @@ def _run_forked(config: dict[str, Any], drop: tuple[int, ...], output: int) -> N
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)  # never back into the daemon's code, its atexit hooks or its finalizers
+
+
+def _streams_on_descriptors() -> None:
+    """``sys.stdout``/``sys.stderr`` that write to descriptors 1 and 2, as in a new interpreter.
+
+    The daemon's may be something else (a test runner's capture); what the template and its job
+    processes print must reach the output pipe all the same.
+    """
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        stream = getattr(sys, name)
+        try:
+            bound = stream is not None and stream.fileno() == fd
+        except (AttributeError, ValueError, OSError):
+            bound = False
+        if not bound:  # kept open for the life of the process, as sys.stdout always is
+            setattr(sys, name, open(fd, "w", buffering=1, errors="backslashreplace", closefd=False))  # noqa: SIM115
 
 
 def spawn_template(settings: Settings) -> Launched:
