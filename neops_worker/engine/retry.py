@@ -29,9 +29,8 @@ log = logging.getLogger("neops_worker.retry")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long, and how patiently, one kind of call is retried."""
+    """How long, and how patiently, one kind of call is retried (the call names itself in ``what``)."""
 
-    name: str
     deadline: float
     initial_wait: float = 1.0
     max_wait: float = 30.0
@@ -39,12 +38,12 @@ class RetryPolicy:
 
 def startup_policy(deadline: float) -> RetryPolicy:
     """Worker and function-block registration: retried until ``STARTUP_RETRY_TIMEOUT``."""
-    return RetryPolicy("startup", deadline)
+    return RetryPolicy(deadline)
 
 
 def result_push_policy(deadline: float) -> RetryPolicy:
     """A job result: retried through engine outages until ``RESULT_PUSH_TIMEOUT`` (a duplicate gets 409)."""
-    return RetryPolicy("result push", deadline)
+    return RetryPolicy(deadline)
 
 
 async def call_with_retry(

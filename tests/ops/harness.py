@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 
+from neops_worker.engine.client import EngineClient
 from neops_worker.engine.wire import JobDefinition, JobExecutionResult, JobResult, RegisterFunctionBlock
-from neops_worker.runtime import compose
+from neops_worker.runtime import compose, make_client
 from neops_worker.settings import Settings
 from neops_worker.worker.events import WorkerObserver, WorkerState
 from neops_worker.worker.lifecycle import Worker
@@ -267,6 +268,38 @@ class RecordingObserver(WorkerObserver):
     def result_push_failed(self, job_id: str) -> None:
         """Record."""
         self.calls.append(("result_push_failed", job_id))
+
+
+@dataclass
+class Wired:
+    """An engine client on a fake engine, through a recording transport, and the settings it was made from."""
+
+    engine: FakeEngine
+    settings: Settings
+    transport: RecordingTransport
+    client: EngineClient
+    #: Every request's path, in order (and whatever else the parts using it note there).
+    events: list[str]
+
+    def membership(self) -> Membership:
+        """A worker's standing with the engine, serving one block; not registered yet."""
+        membership = Membership(self.settings, self.client, "1.0.0")
+        membership.catalog = Catalog([block_body()])
+        return membership
+
+
+@contextlib.asynccontextmanager
+async def wired(engine: FakeEngine | None = None, **overrides: Any) -> AsyncIterator[Wired]:
+    """``fast_settings(**overrides)`` and a client on ``engine`` (a new one by default); closed after."""
+    engine = engine or FakeEngine()
+    events: list[str] = []
+    settings = fast_settings(**overrides)
+    transport = RecordingTransport(engine, events)
+    client = make_client(settings, transport)
+    try:
+        yield Wired(engine, settings, transport, client, events)
+    finally:
+        await client.aclose()
 
 
 async def register(membership: Membership) -> str:

@@ -14,7 +14,7 @@ from neops_worker.errors import EngineRejected, EngineUnavailable
 
 
 def _fast(deadline: float) -> RetryPolicy:
-    return RetryPolicy("test", deadline, initial_wait=0.01, max_wait=0.05)
+    return RetryPolicy(deadline, initial_wait=0.01, max_wait=0.05)
 
 
 async def test_transient_failures_are_retried_until_success(caplog: pytest.LogCaptureFixture) -> None:
@@ -94,7 +94,7 @@ async def test_retry_after_is_honoured() -> None:
 
 def _patient(deadline: float) -> RetryPolicy:
     """Waits of up to 1000 s: a retry that comes back within seconds was woken."""
-    return RetryPolicy("test", deadline, initial_wait=1000, max_wait=1000)
+    return RetryPolicy(deadline, initial_wait=1000, max_wait=1000)
 
 
 async def test_an_engine_answer_wakes_a_waiting_retry(caplog: pytest.LogCaptureFixture) -> None:

@@ -10,18 +10,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from neops_worker.runtime import make_client
 from neops_worker.worker.heartbeat import Heartbeat
 from neops_worker.worker.membership import Membership
-from neops_worker.worker.runner import Catalog
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import (
     RecordingObserver,
     RecordingTransport,
-    block_body,
-    fast_settings,
     register,
     wait_until,
+    wired,
 )
 
 REGISTER = "/workers/register"
@@ -61,21 +58,17 @@ class Beating:
 @contextlib.asynccontextmanager
 async def beating(engine: FakeEngine | None = None) -> AsyncIterator[Beating]:
     """A worker registered with a fake engine, and its (not yet started) heartbeat."""
-    engine = engine or FakeEngine()
-    events: list[str] = []
-    settings = fast_settings()
-    transport = RecordingTransport(engine, events)
-    client = make_client(settings, transport)
-    membership = Membership(settings, client, "1.0.0")
-    membership.catalog = Catalog([block_body()])
-    observer, stop = RecordingObserver(), asyncio.Event()
-    heartbeat = Heartbeat(settings, client, membership, observer=observer, stop=stop, doing=lambda: "job 7")
-    try:
-        await register(membership)
-        yield Beating(engine, transport, membership, heartbeat, observer, stop, events)
-    finally:
-        await heartbeat.stop()
-        await client.aclose()
+    async with wired(engine) as wire:
+        membership = wire.membership()
+        observer, stop = RecordingObserver(), asyncio.Event()
+        heartbeat = Heartbeat(
+            wire.settings, wire.client, membership, observer=observer, stop=stop, doing=lambda: "job 7"
+        )
+        try:
+            await register(membership)
+            yield Beating(wire.engine, wire.transport, membership, heartbeat, observer, stop, wire.events)
+        finally:
+            await heartbeat.stop()
 
 
 async def test_an_accepted_ping_says_the_worker_and_the_engine_are_alive() -> None:

@@ -12,20 +12,17 @@ from typing import Any
 
 import pytest
 
-from neops_worker.runtime import make_client
 from neops_worker.worker.events import WorkerState
 from neops_worker.worker.jobs import JobLoop
 from neops_worker.worker.membership import Membership
-from neops_worker.worker.runner import Catalog
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import (
     FakeRunner,
     RecordingObserver,
     RecordingTransport,
-    block_body,
-    fast_settings,
     register,
     wait_until,
+    wired,
 )
 
 NOOP = "fb.tests.unit/noop:1.0.0"
@@ -67,29 +64,23 @@ class Looping:
 @contextlib.asynccontextmanager
 async def looping(engine: FakeEngine | None = None, **overrides: Any) -> AsyncIterator[Looping]:
     """A worker registered with a fake engine, and its (not yet running) job loop on a fake runner."""
-    engine = engine or FakeEngine()
-    events: list[str] = []
-    settings = fast_settings(**overrides)
-    transport = RecordingTransport(engine, events)
-    client = make_client(settings, transport)
-    membership = Membership(settings, client, "1.0.0")
-    membership.catalog = Catalog([block_body()])
-    runner, observer, stop = FakeRunner(events), RecordingObserver(), asyncio.Event()
-    states: list[tuple[WorkerState, str]] = []
-    loop = JobLoop(
-        settings,
-        client,
-        runner,
-        membership,
-        observer=observer,
-        stop=stop,
-        on_state=lambda *s: states.append(s),
-    )
-    try:
+    async with wired(engine, **overrides) as wire:
+        membership = wire.membership()
+        runner, observer, stop = FakeRunner(wire.events), RecordingObserver(), asyncio.Event()
+        states: list[tuple[WorkerState, str]] = []
+        loop = JobLoop(
+            wire.settings,
+            wire.client,
+            runner,
+            membership,
+            observer=observer,
+            stop=stop,
+            on_state=lambda *s: states.append(s),
+        )
         await register(membership)
-        yield Looping(engine, transport, runner, membership, loop, observer, stop, states, events)
-    finally:
-        await client.aclose()
+        yield Looping(
+            wire.engine, wire.transport, runner, membership, loop, observer, stop, states, wire.events
+        )
 
 
 async def yield_to_the_loop() -> None:

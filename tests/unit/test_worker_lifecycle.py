@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from neops_worker.errors import DiscoveryError, EngineRejected, IncompatibleEngineError, ShutdownTimeoutError
-from neops_worker.runtime import make_client
 from neops_worker.worker.events import Observers, WorkerState
 from neops_worker.worker.lifecycle import Worker
 from tests.ops.fake_engine import FakeEngine
@@ -21,8 +20,8 @@ from tests.ops.harness import (
     RecordingObserver,
     RecordingTransport,
     block_body,
-    fast_settings,
     wait_until,
+    wired,
 )
 
 NOOP = "fb.tests.unit/noop:1.0.0"
@@ -71,22 +70,17 @@ class Serving:
 @contextlib.asynccontextmanager
 async def serving(engine: FakeEngine | None = None, **overrides: Any) -> AsyncIterator[Serving]:
     """Build a Worker as ``runtime.compose`` does, but on a fake runner, and serve it in a task."""
-    engine = engine or FakeEngine()
-    events: list[str] = []
-    settings = fast_settings(**overrides)
-    transport = RecordingTransport(engine, events)
-    client = make_client(settings, transport)
-    runner, observer = FakeRunner(events), RecordingObserver()
-    worker = Worker(settings, client, runner, version="1.0.0", observers=Observers([observer]))
-    task = asyncio.ensure_future(worker.serve())
-    try:
-        yield Serving(engine, transport, runner, observer, worker, task, events)
-    finally:
-        if not task.done():
-            worker.request_stop("test end")
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 10)
-        await client.aclose()
+    async with wired(engine, **overrides) as wire:
+        runner, observer = FakeRunner(wire.events), RecordingObserver()
+        worker = Worker(wire.settings, wire.client, runner, version="1.0.0", observers=Observers([observer]))
+        task = asyncio.ensure_future(worker.serve())
+        try:
+            yield Serving(wire.engine, wire.transport, runner, observer, worker, task, wire.events)
+        finally:
+            if not task.done():
+                worker.request_stop("test end")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 10)
 
 
 async def test_the_drain_pushes_the_job_then_stops_the_heartbeat_then_unregisters() -> None:
