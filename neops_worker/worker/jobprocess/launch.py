@@ -61,7 +61,7 @@ def template_config(settings: Settings, fd: int) -> dict[str, Any]:
 
 
 def fork_template(settings: Settings) -> Launched | None:
-    """Fork the template from this process now; None when that is not safe (threads are running)."""
+    """Fork the template from this process now; None when that is unsafe (threads run) or fails."""
     if threading.active_count() > 1 or not hasattr(os, "fork"):
         return None
     ours, theirs = socket.socketpair()
@@ -72,7 +72,15 @@ def fork_template(settings: Settings) -> Launched | None:
     # What exists now is the daemon's long-lived state (modules, classes): out of the collector's
     # reach in both processes, so that neither copies the other's pages by collecting them.
     gc.freeze()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to be had now (EAGAIN, ENOMEM): the runner spawns one later
+        gc.unfreeze()
+        for end in (ours, theirs):
+            end.close()
+        for fd in (out_r, out_w):
+            os.close(fd)
+        return None
     if pid == 0:  # the child: it owns neither our end of the socket nor the pipe's read end
         theirs.detach()  # the template wraps that descriptor itself
         _run_forked(config, drop=(ours.detach(), out_r), output=out_w)
