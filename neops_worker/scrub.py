@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr
+
+if TYPE_CHECKING:
+    from neops_worker.engine.wire import JobDefinition
 
 #: Names of fields whose values are secrets (device passwords, enable secrets, API keys, tokens...).
 SECRET_NAME = re.compile(
@@ -47,6 +50,11 @@ def secret_values(value: Any, key: str = "") -> set[str]:
     elif isinstance(value, str | int) and key and SECRET_NAME.search(key) and not isinstance(value, bool):
         found.add(str(value))
     return {v for v in found if len(v) >= MIN_SECRET_LENGTH}
+
+
+def job_secret_values(job: JobDefinition) -> set[str]:
+    """The secrets a claimed job carries: in its parameters and in its context (extra fields too)."""
+    return secret_values(job.parameters) | secret_values(job.context.model_dump())
 
 
 def set_static_secrets(values: Iterable[str | None]) -> None:

@@ -39,7 +39,7 @@ from neops_worker.blocks.lenient import parse_leniently
 from neops_worker.discovery import DiscoveredBlock
 from neops_worker.engine.wire import JOB_TYPES, JobDefinition, JobExecutionResult, JobResult, failed_result
 from neops_worker.errors import describe_errors
-from neops_worker.scrub import add_job_secrets, job_secrets, scrub, secret_values
+from neops_worker.scrub import add_job_secrets, job_secret_values, job_secrets, scrub, secret_values
 from neops_worker.worker.outcome import JobOutcome, Outcome
 
 log = logging.getLogger("neops_worker.job")
@@ -77,7 +77,7 @@ async def execute_job(
     started = time.perf_counter()
     call: BlockCaller = call_inline if inline else partial(run_block, timeout=job_timeout, job_id=job.job_id)
     pending: asyncio.Future[Any] | None = None
-    with job_secrets(secret_values(job.parameters) | secret_values(job.context.model_dump())):
+    with job_secrets(job_secret_values(job)):
         try:
             result, outcome = await _execute(job, lookup, call)
         except JobTimeoutError as exc:
@@ -108,9 +108,10 @@ def _failure(job: JobDefinition, exc: BaseException) -> tuple[JobResult, Outcome
 def scrubbed(result: JobResult) -> JobResult:
     """``result`` with the job's secrets taken out of its message."""
     message = result.result.message
-    if not message or scrub(message) == message:
+    clean = scrub(message) if message else message
+    if clean == message:
         return result
-    inner = result.result.model_copy(update={"message": scrub(message)})
+    inner = result.result.model_copy(update={"message": clean})
     return result.model_copy(update={"result": inner})
 
 

@@ -25,7 +25,7 @@ from neops_worker.registry import Registry
 from neops_worker.scrub import scrub
 from neops_worker.worker.execution import JobAborted, execute_job
 from neops_worker.worker.jobprocess import osproc
-from neops_worker.worker.jobprocess.frames import FrameSocket, Message
+from neops_worker.worker.jobprocess.frames import STOP_FRAME, FrameSocket
 from neops_worker.worker.jobprocess.logs import install_forwarding
 
 #: Exit code of a job process whose template was gone before it could start.
@@ -79,7 +79,7 @@ def _job_loop(channel: FrameSocket, registry: Registry) -> None:
                 "result": outcome.result.to_wire(),
                 "outcome": outcome.outcome,
                 "duration_s": outcome.duration_s,
-                "rss": osproc.rss_bytes(),
+                "rss": osproc.rss_bytes() if message.get("rss") else 0,
             }
         )
 
@@ -101,7 +101,7 @@ def _stop_requested(sock: socket.socket) -> bool:
         return False
     except OSError:
         return True  # the daemon is gone: nobody waits for this job any more
-    return not pending or b'"t":"stop"' in pending
+    return not pending or STOP_FRAME in pending
 
 
 def _flush() -> None:
@@ -125,8 +125,3 @@ class _Scrubbing:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
-
-
-def stop_message() -> Message:
-    """What the daemon sends before SIGTERM, so the job process knows the signal is meant."""
-    return {"t": "stop"}

@@ -21,14 +21,18 @@ HEADER = struct.Struct("!I")
 MAX_FRAME = 256 * 1024 * 1024
 
 
-class FrameError(Exception):
-    """The peer sent something that is not a frame."""
-
-
 def encode(message: Message) -> bytes:
     """One frame."""
     data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
     return HEADER.pack(len(data)) + data
+
+
+#: What the daemon sends before it SIGTERMs a job process: the signal is meant (``child`` looks for it).
+STOP_FRAME = encode({"t": "stop"})
+
+
+class FrameError(Exception):
+    """The peer sent something that is not a frame."""
 
 
 def decode(data: bytes) -> Message:

@@ -29,12 +29,19 @@ from types import TracebackType
 
 from neops_worker.engine.wire import JobDefinition, JobResult, RegisterFunctionBlock, failed_result
 from neops_worker.errors import DiscoveryError
-from neops_worker.scrub import job_secrets, scrub, secret_values
+from neops_worker.scrub import job_secret_values, job_secrets, scrub
 from neops_worker.settings import Settings
 from neops_worker.worker.events import WorkerObserver
 from neops_worker.worker.jobprocess import osproc
 from neops_worker.worker.jobprocess.deaths import Death
-from neops_worker.worker.jobprocess.frames import FrameProtocol, Message, encode, read_frame, send_with_fds
+from neops_worker.worker.jobprocess.frames import (
+    STOP_FRAME,
+    FrameProtocol,
+    Message,
+    encode,
+    read_frame,
+    send_with_fds,
+)
 from neops_worker.worker.jobprocess.launch import Launched, spawn_template, wait_for_exit
 from neops_worker.worker.jobprocess.logs import replay
 from neops_worker.worker.outcome import JobOutcome, Outcome
@@ -241,13 +248,13 @@ class JobProcess:
         process._output = asyncio.ensure_future(_log_lines(output, output_log, process.fields, process.tail))
         return process
 
-    async def run(self, job: JobDefinition, timeout: float) -> Message | None:
-        """Hand over ``job``; its ``result`` message, or None if the process died first."""
+    async def run(self, job: JobDefinition, timeout: float, rss: bool) -> Message | None:
+        """Hand over ``job``; its ``result`` message (``rss``: with the RSS after it), or None if it died."""
         if self._closed or self.transport is None:
             return None
         result: asyncio.Future[Message | None] = asyncio.get_running_loop().create_future()
         self._result = result
-        self.transport.write(encode({"t": "run", "job": job.to_wire()}))
+        self.transport.write(encode({"t": "run", "job": job.to_wire(), "rss": rss}))
         try:
             async with asyncio.timeout(timeout or None):
                 return await result
@@ -282,7 +289,7 @@ class JobProcess:
         """Tell it the coming SIGTERM is meant (its handler checks for this message)."""
         if self.transport is not None:
             with contextlib.suppress(Exception):
-                self.transport.write(encode({"t": "stop"}))
+                self.transport.write(STOP_FRAME)
 
     def hang_up(self) -> None:
         """Close its channel: an idle job process exits on its own."""
@@ -385,14 +392,17 @@ class ProcessRunner:
         proc.fields.update(job_id=job.job_id, function_block=job.function_block_id, job_type=job.type)
         started = time.perf_counter()
         try:
-            with job_secrets(secret_values(job.parameters) | secret_values(job.context.model_dump())):
+            with job_secrets(job_secret_values(job)):
                 return await self._run_in(proc, job, started)
         finally:
             proc.fields.clear()
 
     async def _run_in(self, proc: JobProcess, job: JobDefinition, started: float) -> JobOutcome:
         try:
-            message = await proc.run(job, self.settings.job_timeout)
+            # The RSS is read only when MAX_MEMORY_PER_PROCESS wants it: no /proc read per job otherwise.
+            message = await proc.run(
+                job, self.settings.job_timeout, rss=bool(self.settings.max_memory_per_process)
+            )
         except TimeoutError:
             await self._kill(proc, "timeout")
             limit = self.settings.job_timeout
