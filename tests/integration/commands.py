@@ -16,18 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.integration.support import wait_until
-
-#: What every worker started here gets, unless a test says otherwise: fast, and quick to stop.
-FAST_SETTINGS = {
-    "LOG_LEVEL": "INFO",
-    "HEARTBEAT_INTERVAL": "1",
-    "POLL_INTERVAL": "0.5",
-    "POLL_MIN_INTERVAL": "0.05",
-    "STARTUP_RETRY_TIMEOUT": "20",
-    "RESULT_PUSH_TIMEOUT": "30",
-    "PYTHONUNBUFFERED": "1",
-}
+from tests.integration.support import FAST_SETTINGS, wait_until
 
 
 def clean_environment(**settings: Any) -> dict[str, str]:

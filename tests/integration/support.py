@@ -60,21 +60,23 @@ def _answering(fault: Fault) -> Plan:
     return plan
 
 
+#: What every worker started by a test gets, unless the test says otherwise: fast, and quick to stop.
+FAST_SETTINGS = {
+    "LOG_LEVEL": "INFO",
+    "HEARTBEAT_INTERVAL": "1",
+    "POLL_INTERVAL": "0.5",
+    "POLL_MIN_INTERVAL": "0.05",
+    "STARTUP_RETRY_TIMEOUT": "20",
+    "RESULT_PUSH_TIMEOUT": "30",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
 class WorkerProcess:
     """The real worker console script as a child process, with its output collected."""
 
     def __init__(self, url: str, cwd: Path, *, own_group: bool = False, **settings: Any) -> None:
-        defaults = {
-            "URL_BLACKBOARD": url,
-            "DIR_FUNCTION_BLOCKS": str(EXAMPLES),
-            "LOG_LEVEL": "INFO",
-            "HEARTBEAT_INTERVAL": "1",
-            "POLL_INTERVAL": "0.5",
-            "POLL_MIN_INTERVAL": "0.05",
-            "STARTUP_RETRY_TIMEOUT": "20",
-            "RESULT_PUSH_TIMEOUT": "30",
-            "PYTHONUNBUFFERED": "1",
-        }
+        defaults = {"URL_BLACKBOARD": url, "DIR_FUNCTION_BLOCKS": str(EXAMPLES), **FAST_SETTINGS}
         self.output: list[str] = []
         self.process = start_worker({**defaults, **settings}, cwd, keep=_inherited, own_group=own_group)
         self._reader = threading.Thread(target=self._read, daemon=True)
