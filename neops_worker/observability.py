@@ -167,5 +167,8 @@ def setup_logging(level: str = "INFO", log_format: str = "console", worker_name:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # A library's warning (a deprecation met at import, say) becomes a log line of the chosen format,
+    # not a bare line on stderr that breaks a JSON log's one-object-per-line promise.
+    logging.captureWarnings(True)
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

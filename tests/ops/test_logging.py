@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -37,7 +38,17 @@ def json_lines() -> Iterator[Lines]:
     yield read
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])
+    logging.captureWarnings(False)
     set_worker_identity(None, None)
+
+
+def test_a_library_warning_is_a_json_line_too(json_lines: Lines) -> None:
+    """A warning a library raises (say, a deprecation at import) is logged, not printed as a bare line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn_explicit("DSA is deprecated", DeprecationWarning, "lib/misc.py", 32, module="lib.misc")
+    line = one(json_lines(), "lib/misc.py:32: DeprecationWarning: DSA is deprecated")
+    assert (line["level"], line["logger"]) == ("WARNING", "py.warnings")
 
 
 def one(lines: list[dict[str, Any]], message: str) -> dict[str, Any]:

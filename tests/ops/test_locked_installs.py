@@ -1,0 +1,46 @@
+"""Every environment the project builds comes from a committed lock: nothing is resolved at install time."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Where environments are built: CI, the drift check, the image, the systemd install path.
+INSTALLERS = (".ci/run", ".ci/drift", "Dockerfile", "docs/operations.md", "README.md")
+
+
+def commands(relative: str, pattern: str) -> list[str]:
+    """The lines of ``relative`` (continuations joined) that run ``pattern``."""
+    text = (ROOT / relative).read_text().replace("\\\n", " ")
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if re.search(pattern, line) and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("relative", INSTALLERS)
+def test_every_uv_sync_installs_the_lock_as_it_is(relative: str) -> None:
+    """``uv sync`` with ``--frozen``: uv.lock is installed as committed, never re-resolved."""
+    for line in commands(relative, r"\buv sync\b"):
+        assert "--frozen" in line, f"{relative}: {line}"
+
+
+@pytest.mark.parametrize("relative", [path for path in INSTALLERS if path != "README.md"])
+def test_every_pip_install_is_pinned_or_hash_locked(relative: str) -> None:
+    """A ``pip install`` names an exact version; a ``uv pip install`` installs a hash-pinned file."""
+    for line in commands(relative, r"\bpip install\b"):
+        if "uv pip install" in line:
+            assert "--require-hashes" in line and " -r " in line, f"{relative}: {line}"
+        else:
+            assert re.search(r"==\s*\$?\{?\w", line), f"{relative}: {line}"
+
+
+def test_the_side_by_side_lock_pins_every_package_with_its_hashes() -> None:
+    """tests/sdk_side/requirements.txt: each requirement ``==``-pinned and hashed, the SDK among them."""
+    text = (ROOT / "tests/sdk_side/requirements.txt").read_text().replace("\\\n", " ")
+    lines = (line.strip() for line in text.splitlines())
+    requirements = [line for line in lines if line and not line.startswith("#")]
+    assert any(line.startswith("neops-worker-sdk==0.2.0b7 ") for line in requirements)
+    for line in requirements:
+        assert re.match(r"^[A-Za-z0-9_.-]+==\S+", line) and "--hash=sha256:" in line, line
