@@ -6,6 +6,7 @@
     ├── ConfigurationError      bad setting or command-line input: fix and restart (exit 2)
     ├── DiscoveryError          function blocks cannot be loaded: fix the blocks (exit 1)
     ├── IncompatibleEngineError the engine said it does not speak our contract (exit 1)
+    ├── LicenceRefusedError     the engine's licence refuses the worker or its blocks (exit 3)
     ├── ShutdownTimeoutError    the drain did not finish in time (exit 1)
     └── EngineError             a call to the engine did not succeed
         ├── EngineUnavailable   transient: connection, timeout, 408, 429, 5xx; retry
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+#: The engine's licence refused the worker or a block: a restart meets the same refusal, so service
+#: managers are told not to restart on it (``RestartPreventExitStatus=3`` in the systemd unit).
+EXIT_LICENCE = 3
 
 
 class NeopsWorkerError(Exception):
@@ -48,6 +52,12 @@ class DiscoveryError(NeopsWorkerError):
 
 class IncompatibleEngineError(NeopsWorkerError):
     """The engine answered the version check with ``compatible: false``."""
+
+
+class LicenceRefusedError(NeopsWorkerError):
+    """Registration refused by the engine's licence (403 ``LicenseLimitExceeded``); the message says which quota."""
+
+    exit_code = EXIT_LICENCE
 
 
 class ShutdownTimeoutError(NeopsWorkerError):

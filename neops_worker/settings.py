@@ -23,11 +23,21 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from neops_worker.engine.wire import CONTRACT_LIBRARY, CONTRACT_VERSION
 from neops_worker.errors import ConfigurationError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["console", "json"]
 JobIsolation = Literal["process", "thread"]
+ReversibleMode = Literal["auto", "always", "never"]
+
+#: Of the engine's stuck-job timeout, the part kept for delivering a job's result: a tenth, at most 60 s.
+DELIVERY_RESERVE_MAX = 60.0
+
+
+def delivery_reserve(stuck_job_timeout: float) -> float:
+    """Seconds kept, before the engine's stuck-job timeout, to push a job's result after it stops."""
+    return min(DELIVERY_RESERVE_MAX, stuck_job_timeout / 10)
 
 
 class Settings(BaseSettings):
@@ -61,6 +71,12 @@ class Settings(BaseSettings):
         default=60, ge=0, description="Seconds the job in hand may take to finish after a shutdown signal."
     )
     api_request_timeout: float = Field(default=30, gt=0, description="Timeout of each HTTP call (seconds).")
+    poll_timeout: float = Field(
+        default=60,
+        gt=0,
+        description="Timeout of a poll (seconds; never shorter than API_REQUEST_TIMEOUT): a poll that "
+        "times out may have claimed a job the worker never sees, so it gets more time than other calls.",
+    )
     result_push_timeout: float = Field(
         default=300, gt=0, description="How long to keep retrying a result push (seconds)."
     )
@@ -68,7 +84,16 @@ class Settings(BaseSettings):
         default=120, gt=0, description="How long to keep retrying registration at start (seconds)."
     )
     job_timeout: float = Field(
-        default=0, ge=0, description="Longest a job may run (seconds; 0 = no limit); the job is killed then."
+        default=0,
+        ge=0,
+        description="Longest a job may run (seconds); the job is killed then. 0: as long as the engine's "
+        "stuck-job timeout leaves (ENGINE_STUCK_JOB_TIMEOUT less the time to deliver the result).",
+    )
+    engine_stuck_job_timeout: float = Field(
+        default=720,
+        ge=0,
+        description="The engine's BLACKBOARD_STUCK_JOB_TIMEOUT in seconds (12 min by default): it fails a "
+        "job still claimed after this long. 0: the engine has none.",
     )
     job_isolation: JobIsolation = Field(
         default="process",
@@ -86,9 +111,16 @@ class Settings(BaseSettings):
     registration_concurrency: int = Field(
         default=16, ge=1, le=256, description="Function blocks registered at the same time."
     )
-    register_reversible: bool = Field(
-        default=False,
-        description="Send the 'reversible' flag at registration (engines of client 0.43 and later only).",
+    register_reversible: ReversibleMode = Field(
+        default="auto",
+        description="'auto': send each block's 'reversible' flag to engines that know it (0.43.0-beta.2 "
+        "and later); 'always': send it whatever the engine's version; 'never': never send it.",
+    )
+    version_check_library: str = Field(
+        default=CONTRACT_LIBRARY, min_length=1, description="'library' sent in the engine's version check."
+    )
+    version_check_version: str = Field(
+        default=CONTRACT_VERSION, min_length=1, description="'version' sent in the engine's version check."
     )
     skip_broken_modules: bool = Field(
         default=False,
@@ -134,6 +166,17 @@ class Settings(BaseSettings):
     def _lower_format(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("register_reversible", mode="before")
+    @classmethod
+    def _reversible_mode(cls, value: Any) -> Any:
+        """The earlier boolean form still reads: true sends the flag always, false never."""
+        if isinstance(value, bool):
+            return "always" if value else "never"
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            return {"true": "always", "1": "always", "false": "never", "0": "never"}.get(lowered, lowered)
+        return value
+
     @field_validator("worker_name", "worker_ip_address", "blackboard_ca_bundle", "health_port", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -144,7 +187,41 @@ class Settings(BaseSettings):
         self.poll_min_interval = min(self.poll_min_interval, self.poll_interval)
         if self.blackboard_ca_bundle is not None and not self.blackboard_ca_bundle.is_file():
             raise ValueError(f"BLACKBOARD_CA_BUNDLE: {self.blackboard_ca_bundle} is not a readable file")
+        budget = self.stuck_job_budget
+        if self.job_timeout and budget and self.job_timeout > budget:
+            raise ValueError(
+                f"JOB_TIMEOUT: {self.job_timeout:g} s does not fit in ENGINE_STUCK_JOB_TIMEOUT "
+                f"({self.engine_stuck_job_timeout:g} s) less {delivery_reserve(self.engine_stuck_job_timeout):g} s "
+                f"to deliver the result: the engine would fail the job first; set JOB_TIMEOUT to at most "
+                f"{budget:g}, or ENGINE_STUCK_JOB_TIMEOUT to the engine's BLACKBOARD_STUCK_JOB_TIMEOUT"
+            )
         return self
+
+    @property
+    def stuck_job_budget(self) -> float:
+        """How long a job may run before the engine's stuck-job timeout leaves no time to report it (0: any)."""
+        stuck = self.engine_stuck_job_timeout
+        return stuck - delivery_reserve(stuck) if stuck else 0.0
+
+    @property
+    def effective_job_timeout(self) -> float:
+        """The limit a job runs under: JOB_TIMEOUT, else the stuck-job budget (0: none)."""
+        return self.job_timeout or self.stuck_job_budget
+
+    def job_timeout_text(self) -> str:
+        """What stopped a job that ran out of time, for its failed result and the log."""
+        if self.job_timeout:
+            return f"JOB_TIMEOUT of {self.job_timeout:g} s"
+        stuck = self.engine_stuck_job_timeout
+        return (
+            f"{self.stuck_job_budget:g} s, in time to report it before the engine's stuck-job timeout "
+            f"(ENGINE_STUCK_JOB_TIMEOUT {stuck:g} s; set JOB_TIMEOUT to choose another limit)"
+        )
+
+    @property
+    def effective_poll_timeout(self) -> float:
+        """A poll's timeout: POLL_TIMEOUT, never shorter than API_REQUEST_TIMEOUT."""
+        return max(self.poll_timeout, self.api_request_timeout)
 
     @property
     def base_url(self) -> str:

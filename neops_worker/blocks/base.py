@@ -6,7 +6,7 @@ Names follow the vendor worker SDK, so a block written for it ports by changing 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -39,6 +39,21 @@ class FunctionBlockResultData(BaseModel):
 
 P = TypeVar("P", bound=FunctionBlockParams)
 R = TypeVar("R", bound=FunctionBlockResultData)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: Marks a base class's ``rollback`` that only refuses: a block that keeps it does not implement rollback.
+_DEFAULT_ROLLBACK = "__neops_default_rollback__"
+
+
+def default_rollback(method: _F) -> _F:
+    """Mark ``method`` as a base class's refusing ``rollback`` (see ``implements_rollback``)."""
+    setattr(method, _DEFAULT_ROLLBACK, True)
+    return method
+
+
+def implements_rollback(cls: type) -> bool:
+    """Whether the block class defines a ``rollback`` of its own (not a base class's refusal)."""
+    return not getattr(getattr(cls, "rollback", None), _DEFAULT_ROLLBACK, False)
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,7 @@ class FunctionBlock(Generic[P, R]):
         """How the worker runs an acquire job: ``acquire`` gets the partial parameter model."""
         return self.acquire(params.partial)
 
+    @default_rollback
     def rollback(
         self,
         params: P,

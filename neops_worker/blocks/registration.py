@@ -83,7 +83,9 @@ class Registration(BaseModel):
     deprecated: bool = False
     is_idempotent: bool = False
     is_pure: bool = False
-    reversible: bool = False
+    #: Whether the engine may roll the block back (``reversible`` at registration). None: decided by
+    #: the block itself, True exactly when it implements ``rollback``.
+    reversible: bool | None = None
     #: Where the block was declared (module file, line), filled in by the decorator.
     source: tuple[str, int] | None = Field(default=None, exclude=True)
 
@@ -108,7 +110,7 @@ class Registration(BaseModel):
         for field in ("package", "name"):
             value = getattr(self, field)
             if not value or not FB_PART_PATTERN.match(value):
-                found.append(f"{field} {value!r} must be non-empty and contain no '/', ':' or '-'")
+                found.append(f"{field} {value!r} must be non-empty and contain no '/' or ':'")
         if len(self.version) != 3 or any(part < 0 for part in self.version):
             found.append(f"version {self.version!r} must be three whole numbers >= 0")
         if self.run_on not in RUN_ON_VALUES:

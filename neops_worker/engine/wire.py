@@ -14,9 +14,11 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
-#: The contract this worker implements, sent in the version compatibility check.
+#: The contract this worker implements, sent in the version compatibility check (the client
+#: library's name and its own semver form of the version, as the vendor SDK sends them); the
+#: settings VERSION_CHECK_LIBRARY and VERSION_CHECK_VERSION override them.
 CONTRACT_LIBRARY = "neops_workflow_engine_client"
-CONTRACT_VERSION = "0.42.1"
+CONTRACT_VERSION = "0.43.0-beta.8"
 
 JobType = Literal["execute", "acquire", "rollback"]
 RunOn = Literal["global", "device", "interface", "group", "client"]
@@ -32,10 +34,11 @@ JOB_TYPES: tuple[JobType, ...] = get_args(JobType)
 RUN_ON_VALUES: tuple[RunOn, ...] = get_args(RunOn)
 FB_TYPE_VALUES: tuple[FbType, ...] = get_args(FbType)
 
-#: ``package/name:major.minor.patch`` as client 0.42.1 checks it (no ``/``, ``:`` or ``-`` in the parts).
-FB_ID_PATTERN = re.compile(r"^([^\/:-]+)\/([^\/:-]+):(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
-#: What package and name may contain so that the string form is valid.
-FB_PART_PATTERN = re.compile(r"^[^\/:-]+$")
+#: ``package/name:major.minor.patch`` as client 0.43 checks it (no ``/`` or ``:`` in the parts;
+#: 0.42.1 also forbade ``-``).
+FB_ID_PATTERN = re.compile(r"^([^\/:]+)\/([^\/:]+):(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
+#: What package and name may contain so that the string form is valid (``RegisterFunctionBlockDto``).
+FB_PART_PATTERN = re.compile(r"^[^\/:]+$")
 
 
 class WireModel(BaseModel):
@@ -86,7 +89,7 @@ def canonical_fb_id(value: str) -> str:
     """``package/name:1.2`` as the engine resolves it, ``package/name:1.2.0``; ValueError if malformed."""
     parts = parse_fb_id(value)
     if parts is None:
-        raise ValueError("must look like package/name:major.minor.patch (no '/', ':' or '-' in the parts)")
+        raise ValueError("must look like package/name:major.minor.patch (no '/' or ':' in the parts)")
     return format_fb_id(*parts)
 
 
@@ -110,9 +113,46 @@ class WorkerRegistration(WireModel):
     ip_address: str | None = None
     state: WorkerState
     last_ping_at: str
+    #: Engines from v0.43.0-beta.7 on: the last ping or the unregistration (never the epoch).
+    last_seen_at: str | None = None
     created_at: str
     updated_at: str
+    #: Required (nullable) from 0.43, optional before: ``null`` and absent mean the same.
     deleted_at: str | None = None
+    #: Only in listings asked with ``populateFunctionBlocks=true``.
+    function_block_ids: list[str] | None = None
+
+
+class WorkerActionResult(WireModel):
+    """Ping and unregister answer (``WorkerActionResultDto``); 0.42.1 engines answer an empty body."""
+
+    success: bool | None = None
+
+
+# --- licence refusals ------------------------------------------------------------------------
+
+
+class LicenseLimit(WireModel):
+    """The quota a refused write hit (``LicenseLimitDto``)."""
+
+    name: str
+    #: What the cap is called to a person (0.43.0b8); older engines may leave it out.
+    label: str | None = None
+    max: float
+    current: float
+    counting_rule: str | None = None
+
+
+class LicenseLimitExceeded(WireModel):
+    """A 403 (or 429) licence refusal of a worker or block registration (``LicenseLimitExceededDto``)."""
+
+    status_code: int
+    error: Literal["LicenseLimitExceeded"]
+    message: str
+    limit: LicenseLimit
+    hint: str
+    edition: str
+    retry_after_seconds: float | None = None
 
 
 # --- function-block registration -----------------------------------------------------------
@@ -131,7 +171,7 @@ class RegisterFunctionBlock(Versionable):
     result_data_json_schema: dict[str, Any]
     is_idempotent: bool | None = None
     is_pure: bool | None = None
-    #: Only known to engines of client 0.43+; left out (None) unless the worker is told to send it.
+    #: Only known to engines from 0.43.0-beta.2 on; the client leaves it out for others.
     reversible: bool | None = None
 
     def identity(self) -> Versionable:
@@ -293,6 +333,9 @@ class JobExecutionResult(WireModel):
     message: str | None = None
     data: dict[str, Any] | None = None
     db_updates: DbUpdates | None = None
+    #: ``False`` on a failure that would recur on every attempt, so the engine does not retry the
+    #: job. Only engines from 0.43.0-beta.8 on know it; the client leaves it out for others.
+    retryable: bool | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """Nested ``dbUpdates`` keep their own serialisation rules."""
@@ -321,11 +364,10 @@ class JobResult(WireModel):
         return body
 
 
-def failed_result(job_id: str, message: str) -> JobResult:
-    """A ``failed`` result with ``message`` and nothing else."""
-    return JobResult(
-        job_execution_id=job_id, status="failed", result=JobExecutionResult(success=False, message=message)
-    )
+def failed_result(job_id: str, message: str, *, retryable: bool | None = None) -> JobResult:
+    """A ``failed`` result with ``message`` (``retryable=False``: a failure every attempt would meet)."""
+    result = JobExecutionResult(success=False, message=message, retryable=retryable)
+    return JobResult(job_execution_id=job_id, status="failed", result=result)
 
 
 class JobLog(WireModel):

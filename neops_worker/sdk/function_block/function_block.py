@@ -31,6 +31,7 @@ from neops_worker.blocks.base import (
     FunctionBlockResult,
     FunctionBlockResultData,
     FunctionBlockRollbackResult,
+    default_rollback,
 )
 from neops_worker.blocks.context import WorkflowContext as NativeContext
 from neops_worker.blocks.lenient import parse_leniently
@@ -89,6 +90,7 @@ class FunctionBlock(_Base[ParamsT, ResultDataT], abc.ABC):
     async def acquire(self, params: AcquireParams[ParamsT]) -> FunctionBlockAcquireResult:
         """Say which entities the step needs, from parameters that may be partly unresolved."""
 
+    @default_rollback
     async def rollback(
         self,
         params: ParamsT,
