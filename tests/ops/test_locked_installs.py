@@ -31,7 +31,8 @@ def test_every_pip_install_is_pinned_or_hash_locked(relative: str) -> None:
     """A ``pip install`` names an exact version; a ``uv pip install`` installs a hash-pinned file."""
     for line in commands(relative, r"\bpip install\b"):
         if "uv pip install" in line:
-            assert "--require-hashes" in line and " -r " in line, f"{relative}: {line}"
+            assert "--require-hashes" in line, f"{relative}: {line}"
+            assert " -r " in line, f"{relative}: {line}"
         else:
             assert re.search(r"==\s*\$?\{?\w", line), f"{relative}: {line}"
 
@@ -43,4 +44,5 @@ def test_the_side_by_side_lock_pins_every_package_with_its_hashes() -> None:
     requirements = [line for line in lines if line and not line.startswith("#")]
     assert any(line.startswith("neops-worker-sdk==0.2.0b7 ") for line in requirements)
     for line in requirements:
-        assert re.match(r"^[A-Za-z0-9_.-]+==\S+", line) and "--hash=sha256:" in line, line
+        assert re.match(r"^[A-Za-z0-9_.-]+==\S+", line), line
+        assert "--hash=sha256:" in line, line
