@@ -55,7 +55,7 @@ class IncompatibleEngineError(NeopsWorkerError):
 
 
 class LicenceRefusedError(NeopsWorkerError):
-    """Registration refused by the engine's licence (403 ``LicenseLimitExceeded``); the message says which quota."""
+    """A registration refused by the engine's licence (403 ``LicenseLimitExceeded``), naming the quota."""
 
     exit_code = EXIT_LICENCE
 

@@ -187,11 +187,11 @@ class Settings(BaseSettings):
         self.poll_min_interval = min(self.poll_min_interval, self.poll_interval)
         if self.blackboard_ca_bundle is not None and not self.blackboard_ca_bundle.is_file():
             raise ValueError(f"BLACKBOARD_CA_BUNDLE: {self.blackboard_ca_bundle} is not a readable file")
-        budget = self.stuck_job_budget
+        budget, stuck = self.stuck_job_budget, self.engine_stuck_job_timeout
         if self.job_timeout and budget and self.job_timeout > budget:
             raise ValueError(
                 f"JOB_TIMEOUT: {self.job_timeout:g} s does not fit in ENGINE_STUCK_JOB_TIMEOUT "
-                f"({self.engine_stuck_job_timeout:g} s) less {delivery_reserve(self.engine_stuck_job_timeout):g} s "
+                f"({stuck:g} s) less {delivery_reserve(stuck):g} s "
                 f"to deliver the result: the engine would fail the job first; set JOB_TIMEOUT to at most "
                 f"{budget:g}, or ENGINE_STUCK_JOB_TIMEOUT to the engine's BLACKBOARD_STUCK_JOB_TIMEOUT"
             )
@@ -199,7 +199,7 @@ class Settings(BaseSettings):
 
     @property
     def stuck_job_budget(self) -> float:
-        """How long a job may run before the engine's stuck-job timeout leaves no time to report it (0: any)."""
+        """How long a job may run and still be reported before the engine's stuck-job timeout (0: any)."""
         stuck = self.engine_stuck_job_timeout
         return stuck - delivery_reserve(stuck) if stuck else 0.0
 

@@ -29,7 +29,7 @@ RETRYABLE_SINCE: Version = (0, 43, 0, _STAGES["beta"], 8)
 
 
 def parse_version(text: str | None) -> Version | None:
-    """``0.43.0-beta.8`` as a comparable tuple (a release sorts after its pre-releases); None if unreadable."""
+    """``0.43.0-beta.8`` as a comparable tuple (a release after its pre-releases); None if unreadable."""
     match = _VERSION.match((text or "").strip())
     if match is None:
         return None
@@ -72,9 +72,14 @@ class EngineGeneration:
             if not self.knows_reversible:
                 return body.model_copy(update={"reversible": None})
         elif isinstance(body, JobResult) and body.result.retryable is not None:
-            if body.result.success or not self.knows_retryable:
-                inner = body.result.model_copy(update={"retryable": None})
-                return body.model_copy(update={"result": inner})
+            return self._gate_retryable(body)
+        return body
+
+    def _gate_retryable(self, body: JobResult) -> JobResult:
+        """``retryable`` goes only on a failure, and only to an engine that knows it."""
+        if body.result.success or not self.knows_retryable:
+            inner = body.result.model_copy(update={"retryable": None})
+            return body.model_copy(update={"result": inner})
         return body
 
 
