@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         FunctionBlockResult,
         FunctionBlockResultData,
         FunctionBlockRollbackResult,
+        PermanentFailure,
     )
     from neops_worker.blocks.context import WorkflowContext
     from neops_worker.blocks.entities import Device, DeviceGroup, Interface
@@ -40,6 +41,7 @@ _HOMES = {
     "FunctionBlockResultData": "neops_worker.blocks.base",
     "FunctionBlockRollbackResult": "neops_worker.blocks.base",
     "Interface": "neops_worker.blocks.entities",
+    "PermanentFailure": "neops_worker.blocks.base",
     "Registration": "neops_worker.blocks.registration",
     "WorkflowContext": "neops_worker.blocks.context",
     "register_function_block": "neops_worker.blocks.registration",
@@ -72,6 +74,7 @@ __all__ = [
     "FunctionBlockResultData",
     "FunctionBlockRollbackResult",
     "Interface",
+    "PermanentFailure",
     "Registration",
     "WorkflowContext",
     "__version__",

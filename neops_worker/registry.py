@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from neops_worker.blocks.base import implements_rollback
 from neops_worker.discovery import DiscoveredBlock, DiscoveryReport
 from neops_worker.engine.wire import RegisterFunctionBlock, Versionable, parse_fb_id
 from neops_worker.errors import DiscoveryError
@@ -93,15 +94,32 @@ class Registry:
         """The ``functionBlockIds`` of a poll."""
         return list(self._identities)
 
-    def registration_bodies(self, worker_id: str, send_reversible: bool) -> list[RegisterFunctionBlock]:
+    def registration_bodies(self, worker_id: str) -> list[RegisterFunctionBlock]:
         """One ``RegisterFunctionBlockDto`` per block, tied to ``worker_id``."""
-        return [registration_body(b, worker_id, send_reversible) for b in self._blocks]
+        return [registration_body(b, worker_id) for b in self._blocks]
 
 
-def registration_body(
-    block: DiscoveredBlock, worker_id: str | None, send_reversible: bool
-) -> RegisterFunctionBlock:
-    """The registration request of one block, exactly as sent to the engine."""
+def is_reversible(block: DiscoveredBlock) -> bool:
+    """The block's ``reversible`` flag: as its registration says, else whether it implements rollback."""
+    declared = block.registration.reversible
+    return implements_rollback(block.cls) if declared is None else declared
+
+
+def reversibility(block: DiscoveredBlock) -> str:
+    """Whether the block is reversible and why, in a few words (``reversible (implements rollback)``)."""
+    reversible, implemented = is_reversible(block), implements_rollback(block.cls)
+    if reversible == implemented:
+        return "reversible (implements rollback)" if reversible else "not reversible (no rollback)"
+    if reversible:
+        return "reversible (declared, but it has no rollback of its own: rollback jobs fail)"
+    return "not reversible (declared, though it implements rollback)"
+
+
+def registration_body(block: DiscoveredBlock, worker_id: str | None) -> RegisterFunctionBlock:
+    """The registration request of one block, with its ``reversible`` flag (``is_reversible``).
+
+    The engine client leaves the flag out for engines that do not know it (REGISTER_REVERSIBLE).
+    """
     reg = block.registration
     major, minor, patch = reg.version
     return RegisterFunctionBlock(
@@ -120,5 +138,5 @@ def registration_body(
         result_data_json_schema=reg.result_data_json_schema(),
         is_idempotent=reg.is_idempotent,
         is_pure=reg.is_pure,
-        reversible=reg.reversible if send_reversible else None,
+        reversible=is_reversible(block),
     )

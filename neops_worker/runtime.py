@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from neops_worker import __version__
 from neops_worker.engine.client import EngineClient, tls_verify
 from neops_worker.engine.wire import JobDefinition
-from neops_worker.errors import EXIT_OK, NeopsWorkerError
+from neops_worker.errors import EXIT_OK, LicenceRefusedError, NeopsWorkerError
 from neops_worker.observability import setup_logging
 from neops_worker.scrub import set_static_secrets
 from neops_worker.settings import Settings
@@ -51,8 +51,18 @@ def run_worker(settings: Settings) -> int:
     try:
         return asyncio.run(_serve(settings, template))
     except NeopsWorkerError as exc:
-        log.error("%s", exc)
+        log.error("%s", final_line(exc))
         return exc.exit_code
+
+
+def final_line(exc: NeopsWorkerError) -> str:
+    """The worker's last line before it exits with ``exc``'s code.
+
+    A licence refusal was said in full, as the first error, when it happened: not again here.
+    """
+    if isinstance(exc, LicenceRefusedError):
+        return f"Stopped: the engine's licence refused this worker (exit {exc.exit_code}; reason above)"
+    return str(exc)
 
 
 def early_template(settings: Settings) -> Launched | None:
@@ -80,11 +90,16 @@ def make_runner(settings: Settings, observer: WorkerObserver, template: Launched
 
 
 def make_client(settings: Settings, transport: Transport | None = None) -> EngineClient:
-    """The engine client as configured (base URL, timeout, TLS, bearer token); ``transport`` for tests."""
+    """The engine client as configured (base URL, timeouts, REGISTER_REVERSIBLE, TLS, bearer token).
+
+    ``transport`` is for tests.
+    """
     token = settings.blackboard_token.get_secret_value() if settings.blackboard_token else None
     return EngineClient(
         settings.base_url,
         timeout=settings.api_request_timeout,
+        poll_timeout=settings.effective_poll_timeout,
+        reversible=settings.register_reversible,
         token=token,
         verify=tls_verify(settings.blackboard_ca_bundle),
         user_agent=f"neops-worker/{__version__}",
@@ -131,7 +146,7 @@ async def _serve(settings: Settings, template: Launched | None) -> int:
             # Returns only after a complete drain; an abandoned job raises ShutdownTimeoutError.
             await worker.serve()
     except NeopsWorkerError as exc:
-        log.error("%s", exc)
+        log.error("%s", final_line(exc))
         return exc.exit_code
     log.info("Worker stopped")
     return EXIT_OK

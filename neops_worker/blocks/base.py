@@ -68,12 +68,24 @@ class AcquireParams(Generic[P]):
     raw: dict[str, Any]
 
 
+class PermanentFailure(Exception):
+    """Raise from a block to fail the job for good: the message is the result's, and no retry follows.
+
+    The same as returning a failed result with ``retryable=False``; for a verdict found deep in
+    helper code (a device that rejects the configuration as invalid, a check that found it
+    non-compliant), where returning is awkward.
+    """
+
+
 class FunctionBlockResult(BaseModel, Generic[R]):
     """What ``run`` returns: success, a human-readable message, and the result data."""
 
     success: bool
     message: str = ""
     data: R | None = None
+    #: ``False`` on a failure every attempt would meet (a verdict, not a fault): the engine does not
+    #: retry the job. ``None`` leaves it to the engine; ignored on a success.
+    retryable: bool | None = None
 
 
 class FunctionBlockAcquireResult(BaseModel):
@@ -83,6 +95,8 @@ class FunctionBlockAcquireResult(BaseModel):
     message: str = ""
     #: ``None`` (as the vendor SDK allows) means no acquires, as an empty list does.
     acquires: list[Acquire] | None = Field(default_factory=list)
+    #: As on ``FunctionBlockResult``: ``False`` on a failure every attempt would meet (no retry).
+    retryable: bool | None = None
 
 
 class FunctionBlockRollbackResult(BaseModel):
@@ -90,6 +104,8 @@ class FunctionBlockRollbackResult(BaseModel):
 
     success: bool
     message: str = ""
+    #: As on ``FunctionBlockResult``: ``False`` on a failure every attempt would meet (no retry).
+    retryable: bool | None = None
 
 
 class FunctionBlock(Generic[P, R]):

@@ -80,6 +80,11 @@ app = typer.Typer(
         "Without a command it starts the worker with settings from the environment and .env "
         "(see 'neops_worker run --help' for every setting)."
     ),
+    epilog=(
+        "Exit codes of the worker: 0 stopped; 1 failed (engine unreachable at start, a block refused, "
+        "drain cut short: a restart may help); 2 configuration error; 3 refused by the engine's "
+        "licence (a restart meets the same refusal)."
+    ),
     add_completion=False,
     invoke_without_command=True,
     no_args_is_help=False,

@@ -46,7 +46,7 @@ from neops_worker.devkit.blocktools._render import (
 from neops_worker.devkit.jobinput import job_definition, load_context, parse_param, parse_params
 from neops_worker.engine.wire import JobDefinition
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, ConfigurationError
-from neops_worker.registry import registration_body
+from neops_worker.registry import is_reversible, registration_body
 from neops_worker.runtime import run_one_job
 from neops_worker.sdk.bridge import sdk_script_warning
 from neops_worker.settings import Settings
@@ -93,7 +93,10 @@ def blocks_command(directories: DirsOption = None, as_json: JsonOption = False) 
 
 
 def check_command(directories: DirsOption = None, as_json: JsonOption = False) -> None:
-    """Import and validate every block; report every problem with file and line; exit 1 if any."""
+    """Import and validate every block; report every problem with file and line; exit 1 if any.
+
+    Says which blocks are reversible (the engine may roll them back), and why.
+    """
     if (warning := sdk_script_warning()) is not None:
         typer.echo(f"neops_worker: warning: {warning}", err=True)
     loaded, problems = check_blocks(_directories(directories))
@@ -101,6 +104,7 @@ def check_command(directories: DirsOption = None, as_json: JsonOption = False) -
         body = {
             "ok": not problems,
             "blocks": [block.fb_id for block in loaded.blocks],
+            "reversible": [block.fb_id for block in loaded.blocks if is_reversible(block)],
             "problems": [problem.to_json() for problem in problems],
             "skipped": [skipped_entry(path) for path in loaded.report.skipped],
         }
@@ -126,7 +130,7 @@ def schema_command(
     loaded = _load(directories)
     with usage_errors():
         found = find_block(loaded, block)
-    body = registration_body(found, None, send_reversible=False).to_wire()
+    body = registration_body(found, None).to_wire()
     schemas: dict[str, Any] = {
         "parameterJsonSchema": body["parameterJsonSchema"],
         "resultDataJsonSchema": body["resultDataJsonSchema"],
@@ -194,6 +198,7 @@ def _exec_settings(directories: list[Path] | None, timeout: float, log_level: st
     overrides = {
         "dir_function_blocks": _directories(directories),
         "job_timeout": timeout,
+        "engine_stuck_job_timeout": 0,  # no engine here: --timeout 0 means no limit at all
         "log_level": log_level,
         "skip_broken_modules": True,  # like the listing above: a broken sibling is only a warning
     }

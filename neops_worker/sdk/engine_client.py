@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from neops_worker.blocks.entities import BaseEntity, Device, DeviceGroup, Interface, Platform
+from neops_worker.blocks.entities import Device, DeviceGroup, EntityReference, Interface, Platform
 from neops_worker.engine.wire import (
     AcquireByElasticQuery,
     AcquireFromContext,
@@ -25,8 +25,8 @@ DeviceTypeDto = Device
 InterfaceTypeDto = Interface
 DeviceGroupTypeDto = DeviceGroup
 PlatformTypeDto = Platform
-BaseEntityDto = BaseEntity
-EntityReferenceDto = BaseEntity
+BaseEntityDto = EntityReference
+EntityReferenceDto = EntityReference
 EntityCreateDto = EntityCreate
 EntityPatchDto = EntityPatch
 EntityDeleteDto = EntityDelete

@@ -2,8 +2,15 @@
 
 Used by the worker, by ``neops_worker exec`` and by the testing kit, so a block behaves the same
 everywhere. Nothing between claim and result may escape as an exception: an unknown block, an
-unknown job type, invalid parameters or context, an exception in the block, a timeout, or a
-result that cannot be built all become a ``failed`` result whose message says why.
+unknown job type, invalid parameters or context, a rollback job for a block without rollback, an
+exception in the block, a timeout, or a result that cannot be built all become a ``failed``
+result whose message says why.
+
+A failure that every attempt would meet says so (``retryable: false``, contract 6.1), so that an
+engine that retries failed jobs does not run it again for nothing: a job the worker refuses
+(``JobInputError``) and a block's own verdict (``PermanentFailure``, or a failed result with
+``retryable=False``). Everything else leaves the engine to decide: a crash, a timeout, an exception,
+a block's failed result, and a block this worker does not serve (another worker may).
 
 Blocks run off the caller's event loop, each job in a thread of its own (an ``async def`` block
 gets a fresh event loop there), so a block that blocks cannot delay heartbeats or signals.
@@ -32,6 +39,8 @@ from neops_worker.blocks.base import (
     FunctionBlockParams,
     FunctionBlockResult,
     FunctionBlockRollbackResult,
+    PermanentFailure,
+    implements_rollback,
     result_data_dump,
 )
 from neops_worker.blocks.context import WorkflowContext
@@ -46,11 +55,22 @@ log = logging.getLogger("neops_worker.job")
 
 
 class JobInputError(Exception):
-    """The job cannot be started: unknown block or type, invalid parameters or context."""
+    """The job cannot be started: unknown type, invalid parameters or context, no rollback to run.
+
+    Every attempt of the job would be refused alike: its failed result says ``retryable: false``.
+    """
+
+    retryable: bool | None = False
+
+
+class BlockUnavailable(JobInputError):
+    """The job's block is not served by this worker; another worker may serve it (no ``retryable``)."""
+
+    retryable = None
 
 
 class JobTimeoutError(Exception):
-    """The block ran longer than ``JOB_TIMEOUT``; ``pending`` settles when its thread returns."""
+    """The block ran out of time (``JOB_TIMEOUT``); ``pending`` settles when its thread returns."""
 
     def __init__(self, message: str, pending: asyncio.Future[Any] | None = None) -> None:
         super().__init__(message)
@@ -67,15 +87,25 @@ BlockCaller = Callable[[Callable[[], Any]], Awaitable[Any]]
 
 
 async def execute_job(
-    job: JobDefinition, lookup: BlockLookup, *, job_timeout: float = 0, inline: bool = False
+    job: JobDefinition,
+    lookup: BlockLookup,
+    *,
+    job_timeout: float = 0,
+    timeout_text: str | None = None,
+    inline: bool = False,
 ) -> JobOutcome:
     """Run ``job`` to a result. Never raises (but for cancellation of the caller or ``JobAborted``).
 
     ``inline`` runs the block on the calling thread (a job process has nothing else to do);
-    otherwise it runs on a job thread within ``job_timeout`` (0 = none).
+    otherwise it runs on a job thread within ``job_timeout`` (0 = none), and a job that runs out
+    of time fails "Job exceeded ``timeout_text`` and was abandoned" (by default, ``JOB_TIMEOUT of
+    N s``; the worker says where its limit came from, ``Settings.job_timeout_text``).
     """
     started = time.perf_counter()
-    call: BlockCaller = call_inline if inline else partial(run_block, timeout=job_timeout, job_id=job.job_id)
+    text = timeout_text or f"JOB_TIMEOUT of {job_timeout:g} s"
+    call: BlockCaller = (
+        call_inline if inline else partial(run_block, timeout=job_timeout, job_id=job.job_id, text=text)
+    )
     pending: asyncio.Future[Any] | None = None
     with job_secrets(job_secret_values(job)):
         try:
@@ -95,7 +125,9 @@ def _failure(job: JobDefinition, exc: BaseException) -> tuple[JobResult, Outcome
     """The failed result (and log line) of an exception that ended the job."""
     if isinstance(exc, JobInputError):
         log.error("Job %s rejected: %s", job.job_id, exc)
-        return failed_result(job.job_id, str(exc)), "rejected"
+        return failed_result(job.job_id, str(exc), retryable=exc.retryable), "rejected"
+    if isinstance(exc, PermanentFailure):  # the block's verdict, raised: a failed result, not an error
+        return failed_result(job.job_id, str(exc) or _message(None, False), retryable=False), "failed"
     if isinstance(exc, SystemExit):
         code = "" if exc.code is None else repr(exc.code)
         log.error("Job %s: the block called sys.exit(%s)", job.job_id, code, exc_info=_from_the_block(exc))
@@ -128,11 +160,7 @@ def _is_plumbing(filename: str) -> bool:
 
 
 async def _execute(job: JobDefinition, lookup: BlockLookup, call: BlockCaller) -> tuple[JobResult, Outcome]:
-    block = lookup(job.function_block_id)
-    if block is None:
-        raise JobInputError(f"Function block {job.function_block_id} is not available on this worker")
-    if job.type not in JOB_TYPES:
-        raise JobInputError(f"Unknown job type {job.type!r} (expected one of {', '.join(JOB_TYPES)})")
+    block = _block_for(job, lookup)
     instance = block.cls()
     if job.type == "acquire":
         acquire_params = parse_params_leniently(block, job.parameters)
@@ -149,6 +177,19 @@ async def _execute(job: JobDefinition, lookup: BlockLookup, call: BlockCaller) -
 
 
 # --- inputs -------------------------------------------------------------------------------
+
+
+def _block_for(job: JobDefinition, lookup: BlockLookup) -> DiscoveredBlock:
+    """The block that runs ``job``, once the job is one it can run."""
+    block = lookup(job.function_block_id)
+    if block is None:
+        raise BlockUnavailable(f"Function block {job.function_block_id} is not available on this worker")
+    if job.type not in JOB_TYPES:
+        raise JobInputError(f"Unknown job type {job.type!r} (expected one of {', '.join(JOB_TYPES)})")
+    if job.type == "rollback" and not implements_rollback(block.cls):
+        # Answered without calling the block: its base class's rollback only refuses.
+        raise JobInputError(f"Function block {block.fb_id} does not implement rollback; nothing was undone")
+    return block
 
 
 def param_model(block: DiscoveredBlock) -> type[BaseModel]:
@@ -238,9 +279,10 @@ _JOB_THREADS = _JobThreads()
 class _BlockThread:
     """One call of a block off the event loop; an async block gets its own event loop there."""
 
-    def __init__(self, call: Callable[[], Any], name: str) -> None:
+    def __init__(self, call: Callable[[], Any], name: str, timeout_text: str) -> None:
         self._call = call
         self._name = name
+        self._timeout_text = timeout_text
         self._thread_loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
 
@@ -253,7 +295,7 @@ class _BlockThread:
             return await asyncio.wait_for(asyncio.shield(future), timeout or None)
         except TimeoutError:
             self.cancel()
-            message = f"Job exceeded JOB_TIMEOUT of {timeout:g} s and was abandoned"
+            message = f"Job exceeded {self._timeout_text} and was abandoned"
             raise JobTimeoutError(message, future) from None
 
     def cancel(self) -> None:
@@ -298,9 +340,12 @@ def _deliver(
         loop.call_soon_threadsafe(settle)
 
 
-async def run_block(call: Callable[[], Any], timeout: float, job_id: str) -> Any:
-    """Run a block entry point (sync or async) off the event loop, within ``timeout`` (0 = none)."""
-    return await _BlockThread(call, f"job-{job_id}").run(timeout)
+async def run_block(call: Callable[[], Any], timeout: float, job_id: str, text: str) -> Any:
+    """Run a block entry point (sync or async) off the event loop, within ``timeout`` (0 = none).
+
+    Past ``timeout``, ``JobTimeoutError`` says the job exceeded ``text`` (where the limit came from).
+    """
+    return await _BlockThread(call, f"job-{job_id}", text).run(timeout)
 
 
 async def call_inline(call: Callable[[], Any]) -> Any:
@@ -336,6 +381,7 @@ def _execute_result(
         message=_message(value, value.success),
         data=data,
         db_updates=updates if updates and updates.updates else None,
+        retryable=_retryable(value),
     )
     return _wrap(job, result), "success" if value.success else "failed"
 
@@ -354,7 +400,9 @@ def _checked_data(block: DiscoveredBlock, data: Any) -> dict[str, Any] | None:
 def _acquire_result(job: JobDefinition, value: Any) -> tuple[JobResult, Outcome]:
     if not isinstance(value, FunctionBlockAcquireResult):
         raise TypeError(f"acquire() returned {type(value).__name__}, expected FunctionBlockAcquireResult")
-    result = JobExecutionResult(success=value.success, message=_message(value, value.success))
+    result = JobExecutionResult(
+        success=value.success, message=_message(value, value.success), retryable=_retryable(value)
+    )
     wrapped = _wrap(job, result)
     if value.success and value.acquires:
         wrapped = wrapped.model_copy(update={"acquires": list(value.acquires)})
@@ -364,8 +412,17 @@ def _acquire_result(job: JobDefinition, value: Any) -> tuple[JobResult, Outcome]
 def _rollback_result(job: JobDefinition, value: Any) -> tuple[JobResult, Outcome]:
     if not isinstance(value, FunctionBlockRollbackResult):
         raise TypeError(f"rollback() returned {type(value).__name__}, expected FunctionBlockRollbackResult")
-    result = JobExecutionResult(success=value.success, message=_message(value, value.success))
+    result = JobExecutionResult(
+        success=value.success, message=_message(value, value.success), retryable=_retryable(value)
+    )
     return _wrap(job, result), "success" if value.success else "failed"
+
+
+def _retryable(
+    value: FunctionBlockResult[Any] | FunctionBlockAcquireResult | FunctionBlockRollbackResult,
+) -> bool | None:
+    """What a block's result says of a retry: only a failure carries it."""
+    return None if value.success else value.retryable
 
 
 def _wrap(job: JobDefinition, result: JobExecutionResult) -> JobResult:

@@ -3,7 +3,9 @@
 It runs in a task of its own from the worker's registration until the drain has ended (a silent
 worker gets its job failed by the engine). A ping answered 404 means the engine expired the worker:
 the job in hand goes on, and the worker registers again under a new id, blocks included, in a
-second task, so the heartbeat keeps ticking for the new id meanwhile.
+second task, so the heartbeat keeps ticking for the new id meanwhile. A re-registration the
+engine's licence refuses ends the worker (``on_fatal``): no later attempt would fare better.
+A ping answered ``{"success": false}`` was not accepted: said once, until a ping is accepted again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Callable
 
 from neops_worker.engine.client import EngineClient
-from neops_worker.errors import EngineError, EngineRejected
+from neops_worker.errors import EngineError, EngineRejected, NeopsWorkerError
 from neops_worker.settings import Settings
 from neops_worker.worker._tasks import cancel, pause
 from neops_worker.worker.events import WorkerObserver
@@ -34,6 +36,7 @@ class Heartbeat:
         observer: WorkerObserver,
         stop: asyncio.Event,
         doing: Callable[[], str],
+        on_fatal: Callable[[NeopsWorkerError], None] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -42,6 +45,10 @@ class Heartbeat:
         self._stop = stop
         #: What the worker is doing ("job 42", "no job"), for the expiry's log line.
         self._doing = doing
+        #: Told of an error that ends the worker (a licence refusal while registering again).
+        self._on_fatal = on_fatal
+        #: The engine answered pings with ``success: false`` since the last accepted one.
+        self._refused = False
         self._task: asyncio.Task[None] | None = None
         self.reregistration: asyncio.Future[None] | None = None
 
@@ -62,7 +69,7 @@ class Heartbeat:
             self.observer.heartbeat(False)  # registering again: alive, but nothing to ping with yet
             return
         try:
-            await self.client.ping(worker_id)
+            accepted = await self.client.ping(worker_id)
         except EngineRejected as exc:
             self.observer.heartbeat(False)
             self.observer.engine_reachable(True)
@@ -75,8 +82,26 @@ class Heartbeat:
             self.observer.engine_reachable(False)
             log.warning("Heartbeat failed (%s); pinging again in %gs", exc, self.interval)
         else:
-            self.observer.heartbeat(True)
+            self.observer.heartbeat(accepted)
             self.observer.engine_reachable(True)
+            self._note_acceptance(worker_id, accepted)
+
+    def _note_acceptance(self, worker_id: str, accepted: bool) -> None:
+        """Say when the engine starts and stops refusing pings, not at every refused ping."""
+        refused = not accepted
+        if refused == self._refused:
+            return
+        self._refused = refused
+        if accepted:
+            log.info("The engine accepts the heartbeat of worker %s again", worker_id)
+            return
+        log.warning(
+            "The engine did not accept the heartbeat of worker %s (ping answered success: false); if it "
+            "keeps refusing, it may count the worker as silent (offline after 6 min, its job failed); "
+            "pinging again every %gs",
+            worker_id,
+            self.interval,
+        )
 
     @property
     def ticking(self) -> bool:
@@ -116,6 +141,10 @@ class Heartbeat:
                 log.error("Re-registration failed (%s); trying again in %gs", exc, self.interval)
                 await pause(self._stop, self.interval)
                 continue
+            except NeopsWorkerError as exc:  # a licence refusal: said already, and final
+                if self._on_fatal is not None:
+                    self._on_fatal(exc)
+                return
             if self.membership.worker_id is None:
                 continue  # the new id expired too while the blocks registered: once more
             self.membership.set_registered()

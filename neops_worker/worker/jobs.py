@@ -4,14 +4,18 @@ Jobs are claimed one at a time (``limit: 1``) and polled for again at once after
 after any poll that returned work; only empty or failed polls back off, from ``POLL_MIN_INTERVAL``
 doubling up to ``POLL_INTERVAL``. No claim goes out while the worker is not registered or its runner
 cannot take a job. Everything from claim to push ends in a result, retried until
-``RESULT_PUSH_TIMEOUT``.
+``RESULT_PUSH_TIMEOUT``; a result the engine refuses as too large (413) is replaced at once by a
+short failed result that says so, so the job does not wait for the engine's stuck-job timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,7 +23,7 @@ from pydantic import ValidationError
 from neops_worker.engine.client import EngineClient
 from neops_worker.engine.retry import call_with_retry, result_push_policy
 from neops_worker.engine.wire import JobDefinition, JobResult, failed_result
-from neops_worker.errors import EngineError, EngineRejected, describe_errors
+from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable, describe_errors
 from neops_worker.observability import job_log_context
 from neops_worker.settings import Settings
 from neops_worker.worker._tasks import cancel, first_of, pause
@@ -29,6 +33,29 @@ from neops_worker.worker.outcome import JobOutcome
 from neops_worker.worker.runner import JobRunner
 
 log = logging.getLogger("neops_worker.worker")
+
+#: The status of a body over the engine's limit (``MAX_REQUEST_BODY_SIZE``, 50 MB for a result).
+TOO_LARGE = 413
+
+
+@dataclass
+class _Delivery:
+    """One result on its way to the engine: its attempts so far, and what they met."""
+
+    result: JobResult
+    #: The next attempt may carry the next poll right behind it (cleared once one did).
+    poll_after: bool
+    attempts: int = 0
+    #: An attempt got no answer after its request went out: the engine may have stored the result.
+    answer_lost: bool = False
+    started: float = field(default_factory=time.monotonic)
+    #: What the poll behind the push claimed, or its failure; None while no poll went out.
+    claimed: list[Any] | EngineError | None = None
+
+    @property
+    def job_id(self) -> str:
+        """The job the result answers."""
+        return self.result.job_execution_id
 
 
 class JobLoop:
@@ -93,7 +120,16 @@ class JobLoop:
         if isinstance(jobs, EngineError):
             self.observer.poll_failed()
             self.observer.engine_reachable(isinstance(jobs, EngineRejected))
-            log.warning("Poll failed (%s); polling again after a pause", jobs)
+            if _timed_out(jobs):
+                log.warning(
+                    "Poll failed (%s); a job the engine handed to that poll may be claimed by this worker "
+                    "and lost to it (the engine fails it after its stuck-job timeout); raise POLL_TIMEOUT "
+                    "(now %g s) if polls are this slow; polling again after a pause",
+                    jobs,
+                    self.settings.effective_poll_timeout,
+                )
+            else:
+                log.warning("Poll failed (%s); polling again after a pause", jobs)
             return []
         self.observer.engine_reachable(True)
         return jobs
@@ -135,44 +171,96 @@ class JobLoop:
         With ``poll_after``, the first attempt also polls, right behind the push on the engine
         client's thread (a claim the loop would otherwise make next, at the cost of one more
         hand-over), if a poll may go out then: the jobs it claimed are returned (None: no poll).
+        A result refused as too large (413) is replaced by a short failed result, pushed at once.
         """
-        job_id = result.job_execution_id
-        claimed: list[Any] | EngineError | None = None
+        delivery = _Delivery(result, poll_after)
+        if await self._deliver(delivery, replaceable=True):
+            # No poll went out: one follows only an answer that ends the delivery (2xx, 409).
+            delivery = _Delivery(self._too_large(result), poll_after)
+            await self._deliver(delivery, replaceable=False)
+        return None if delivery.claimed is None else self._polled(delivery.claimed)
 
-        async def attempt() -> bool:
-            nonlocal claimed, poll_after
-            if not (poll_after and self._may_poll()):
-                return await self.client.push_result(result)
-            poll_after = False  # only the first attempt: a retried push is one after an outage
-            assert self.membership.poll_request is not None
-            accepted, claimed = await self.client.push_result_then_poll(
-                result, self.membership.poll_request, self._may_poll
-            )
-            return accepted
-
+    async def _deliver(self, delivery: _Delivery, *, replaceable: bool) -> bool:
+        """Push under the retry policy and log the end; True: refused as too large, to be replaced."""
+        job_id = delivery.job_id
         try:
             accepted = await call_with_retry(
                 result_push_policy(self.settings.result_push_timeout),
                 f"Result push of job {job_id}",
-                attempt,
+                partial(self._attempt, delivery),
                 wake=self.client.answers,
             )
         except EngineRejected as exc:
-            self.observer.result_push_failed(job_id)
-            log.error("The engine rejected the result of job %s (%s); the result is lost", job_id, exc)
+            if exc.status == TOO_LARGE and replaceable:
+                return True
+            self._lost(job_id, f"The engine rejected the result of job {job_id} ({exc}); the result is lost")
         except EngineError as exc:
-            self.observer.result_push_failed(job_id)
-            log.error(
-                "Could not deliver the result of job %s before RESULT_PUSH_TIMEOUT (%s); the result is lost",
+            self._lost(
                 job_id,
-                exc,
+                f"Could not deliver the result of job {job_id} before RESULT_PUSH_TIMEOUT ({exc}); "
+                "the result is lost",
             )
         else:
-            if not accepted:
-                log.warning("The engine already holds a result for job %s (409); dropped this one", job_id)
-            else:
-                log.debug("Result of job %s delivered", job_id)
-        return None if claimed is None else self._polled(claimed)
+            self._delivered(delivery, accepted)
+        return False
+
+    async def _attempt(self, delivery: _Delivery) -> bool:
+        """One push (True: accepted; False: 409), with the next poll behind it when one may go out."""
+        delivery.attempts += 1
+        try:
+            if not (delivery.poll_after and self._may_poll()):
+                return await self.client.push_result(delivery.result)
+            delivery.poll_after = False  # only one attempt carries it: a retried push is one after an outage
+            assert self.membership.poll_request is not None
+            accepted, delivery.claimed = await self.client.push_result_then_poll(
+                delivery.result, self.membership.poll_request, self._may_poll
+            )
+        except EngineUnavailable as exc:
+            delivery.answer_lost |= exc.request_sent and exc.status is None
+            raise
+        return accepted
+
+    def _delivered(self, delivery: _Delivery, accepted: bool) -> None:
+        """Log how a delivery ended: taken (after retries, how long), or a result already there (409)."""
+        job_id, attempts = delivery.job_id, delivery.attempts
+        took = time.monotonic() - delivery.started
+        if accepted and attempts > 1:
+            log.info("Result of job %s delivered after %d attempts in %.1f s", job_id, attempts, took)
+        elif accepted:
+            log.debug("Result of job %s delivered", job_id)
+        elif delivery.answer_lost:
+            log.info(
+                "Result of job %s already delivered: the engine already holds a result (409 on attempt %d) "
+                "from an earlier attempt whose answer was lost",
+                job_id,
+                attempts,
+            )
+        else:
+            log.warning(
+                "The engine already holds a result for job %s (409): it may have failed the job itself "
+                "(its stuck-job timeout, or this worker seen offline); this result was not taken",
+                job_id,
+            )
+
+    def _too_large(self, result: JobResult) -> JobResult:
+        """The short failed result that replaces one the engine refused as too large (413)."""
+        job_id, size = result.job_execution_id, self.client.encoded_size(result)
+        log.error(
+            "The result of job %s (%d bytes) was refused as too large (413); pushing a short failed "
+            "result in its place",
+            job_id,
+            size,
+        )
+        message = (
+            f"The result of job {job_id} was too large for the engine: {size} bytes (the engine refused "
+            "it with 413; its default limit is 50 MB)"
+        )
+        return failed_result(job_id, message, retryable=False)
+
+    def _lost(self, job_id: str, line: str) -> None:
+        """A result that will never reach the engine: logged and counted."""
+        self.observer.result_push_failed(job_id)
+        log.error("%s", line)
 
     def _may_poll(self) -> bool:
         """A claim may go out: not stopping, registered, the runner free (asked on the client thread too)."""
@@ -186,10 +274,11 @@ class JobLoop:
             job.job_id, job.function_block_id, job.type, outcome.outcome, outcome.duration_s
         )
         log.info(
-            "Job %s finished: %s in %.0f ms: %s",
+            "Job %s finished: %s in %.0f ms%s: %s",
             job.job_id,
             outcome.outcome,
             outcome.duration_s * 1000,
+            " (retryable: false)" if outcome.result.result.retryable is False else "",
             outcome.result.result.message,
             extra={"duration_ms": round(outcome.duration_s * 1000, 1), "outcome": outcome.outcome},
         )
@@ -235,8 +324,19 @@ def parse_job(raw: Any) -> JobDefinition | JobResult | None:
         problems = describe_errors(exc)
         if isinstance(job_id, str) and job_id:
             log.error("Job %s is malformed (%s); reporting it failed", job_id, problems)
-            return failed_result(job_id, f"Malformed job definition: {problems}")
+            return failed_result(job_id, f"Malformed job definition: {problems}", retryable=False)
         log.error(
             "The engine sent a job without a usable jobId (%s); it cannot be answered: %.300r", problems, raw
         )
         return None
+
+
+def _timed_out(failure: EngineError) -> bool:
+    """A poll sent but unanswered in time: the engine may have claimed a job with it (contract 8.5)."""
+    detail = failure.detail.lower()
+    return (
+        isinstance(failure, EngineUnavailable)
+        and failure.request_sent
+        and failure.status is None
+        and ("timeout" in detail or "timed out" in detail)
+    )

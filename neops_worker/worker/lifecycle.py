@@ -1,7 +1,9 @@
 """The worker's whole life: ``serve()`` -> ``startup()`` -> ``main_loop()`` -> ``shutdown()``.
 
 States: starting -> registered -> idle <-> busy -> draining -> stopped, one log line each.
-A stop is a request (``request_stop``) that sets an event; a second one escalates.
+A stop is a request (``request_stop``) that sets an event; a second one escalates. A part that
+meets an error the worker cannot serve on (a licence refusal while registering again) stops it the
+same way, and ``serve`` raises that error once the drain is done.
 
 The ``Worker`` keeps the phases and the drain order; its parts do the work: ``Membership`` (the
 version check, the worker's and its blocks' registration, unregistering), ``Heartbeat`` (pings,
@@ -15,7 +17,7 @@ import logging
 
 from neops_worker.engine.client import EngineClient
 from neops_worker.engine.wire import RegisterFunctionBlock
-from neops_worker.errors import ShutdownTimeoutError
+from neops_worker.errors import NeopsWorkerError, ShutdownTimeoutError
 from neops_worker.settings import Settings
 from neops_worker.worker._tasks import both, cancel, first_of
 from neops_worker.worker.events import Observers, WorkerState
@@ -47,6 +49,8 @@ class Worker:
         self.state = WorkerState.STARTING
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
+        #: An error a part met that ends the worker; raised by ``serve`` after the drain.
+        self._failure: NeopsWorkerError | None = None
         self.membership = Membership(settings, client, version)
         self.jobs = JobLoop(
             settings,
@@ -58,7 +62,13 @@ class Worker:
             on_state=self._set_state,
         )
         self.heartbeat = Heartbeat(
-            settings, client, self.membership, observer=self.observers, stop=self._stop, doing=self.jobs.doing
+            settings,
+            client,
+            self.membership,
+            observer=self.observers,
+            stop=self._stop,
+            doing=self.jobs.doing,
+            on_fatal=self._fail,
         )
 
     @property
@@ -87,10 +97,31 @@ class Worker:
         """A stop was requested."""
         return self._stop.is_set()
 
+    def _fail(self, error: NeopsWorkerError) -> None:
+        """A part cannot go on (its reason logged already): drain and stop as for a signal, then raise."""
+        self._failure = error
+        if not self._stop.is_set():
+            log.warning(
+                "Shutting down: the worker cannot serve any more; finishing %s first", self.jobs.doing()
+            )
+            self._stop.set()
+
     # --- the life ---------------------------------------------------------------------------
 
     async def serve(self) -> None:
-        """Start, work until asked to stop, drain and stop. Raises if the drain did not finish."""
+        """Start, work until asked to stop, drain and stop.
+
+        Raises if the drain did not finish, or the error that stopped the worker (``_fail``).
+        """
+        try:
+            await self._serve()
+        except ShutdownTimeoutError:
+            if self._failure is None:
+                raise
+        if self._failure is not None:
+            raise self._failure
+
+    async def _serve(self) -> None:
         startup = asyncio.ensure_future(self.startup())
         if not await first_of(startup, self._stop.wait()):
             log.warning("Stop requested during start-up; not taking any job")

@@ -2,25 +2,29 @@
 
 Startup and re-registration after an expiry go through the same steps (``register_worker``, then
 ``register_blocks``), each retried by the start-up policy; ``unregister`` is the drain's last word.
+What neither a retry nor a restart changes ends them: a licence refusal (``LicenceRefusedError``,
+said in one line naming every block it refused), or a block whose schemas (400) or size (413) the
+engine refuses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-from neops_worker.engine.client import EngineClient
+from neops_worker.engine.client import EngineClient, LicenceRefusal
 from neops_worker.engine.retry import call_with_retry, startup_policy
 from neops_worker.engine.wire import JobPoll, RegisterFunctionBlock, RegisterWorker, VersionCompatibility
-from neops_worker.errors import EngineError, IncompatibleEngineError
+from neops_worker.errors import EngineError, EngineRejected, IncompatibleEngineError, LicenceRefusedError
 from neops_worker.observability import set_worker_identity
 from neops_worker.settings import Settings
 from neops_worker.worker.runner import Catalog, registration_for
 
 log = logging.getLogger("neops_worker.worker")
 
-_Register = Callable[[RegisterFunctionBlock], Awaitable[bool]]
+#: A block's registration: True if new, False if the engine had it, None if its licence refused it.
+_Register = Callable[[RegisterFunctionBlock], Awaitable[bool | None]]
 
 
 class Membership:
@@ -40,16 +44,44 @@ class Membership:
         self.poll_request: JobPoll | None = None
 
     async def check_engine(self) -> None:
-        """Refuse an incompatible engine; an unanswered check is assumed compatible."""
+        """Refuse an incompatible engine; learn its version, which decides what it is sent; say both.
+
+        An unanswered check is assumed compatible, and the version is asked of ``GET /version``.
+        """
+        library, version = self.settings.version_check_library, self.settings.version_check_version
         try:
-            answer = await self.client.check_compatibility()
+            answer = await self.client.check_compatibility(library, version)
         except EngineError as exc:
             log.warning("Version check not answered (%s); assuming the engine is compatible", exc)
-            return
-        _refuse_incompatible(answer)
-        if answer.deprecated:
-            log.warning("The engine (version %s) marks our contract version as deprecated", answer.version)
-        log.info("Engine version %s at %s", answer.version, self.client.base_url)
+        else:
+            _refuse_incompatible(answer)
+            if answer.deprecated:
+                log.warning(
+                    "The engine (version %s) says %s %s is deprecated; serving it anyway",
+                    answer.version,
+                    answer.checked_library,
+                    answer.checked_version,
+                )
+        if self.client.generation.parsed is None:
+            await self._ask_version()
+        log.info("%s", self._engine_line())
+
+    async def _ask_version(self) -> None:
+        """The engine's version from ``GET /version``, when the version check did not give it."""
+        try:
+            await self.client.engine_version()
+        except EngineError as exc:
+            log.warning("Engine version not known: GET /version not answered either (%s)", exc)
+
+    def _engine_line(self) -> str:
+        """Which engine this is, where, and which of the fields gated on its version it is sent."""
+        client = self.client
+        mode = self.settings.register_reversible
+        return (
+            f"Engine version {client.generation.describe()} at {client.base_url}: blocks registered "
+            f"{'with' if client.sends_reversible else 'without'} 'reversible' (REGISTER_REVERSIBLE={mode}), "
+            f"failed results {'with' if client.sends_retryable else 'without'} 'retryable'"
+        )
 
     async def register_worker(self) -> None:
         """Register the worker (retried until ``STARTUP_RETRY_TIMEOUT``) and take its new id."""
@@ -64,6 +96,8 @@ class Membership:
                 lambda: self.client.register_worker(body),
                 wake=self.client.answers,
             )
+        except LicenceRefusal as exc:
+            raise licence_refused(exc, ["the worker"]) from None
         except EngineError:
             log.error("Worker registration failed")
             raise
@@ -78,22 +112,16 @@ class Membership:
 
         The catalog's blocks; or, at start, each block as discovery finds it (``arriving``, ended
         by None once discovery succeeded and ``catalog`` is set), so registering keeps pace with
-        importing.
+        importing. Licence refusals are collected while the others settle, then raised as one.
         """
         worker_id = self.worker_id
         assert worker_id is not None
-        register = self._bounded_registration()
-        reversible = self.settings.register_reversible
-        tasks: list[asyncio.Future[bool]] = []
+        refusals: dict[str, LicenceRefusal] = {}
+        register = self._bounded_registration(refusals)
+        tasks: list[asyncio.Future[bool | None]] = []
         try:
-            if arriving is None:
-                bodies = self.catalog.registration_bodies(worker_id, reversible)
-                tasks = [asyncio.ensure_future(register(body)) for body in bodies]
-            else:
-                while (body := await arriving.get()) is not None:
-                    tasks.append(
-                        asyncio.ensure_future(register(registration_for(body, worker_id, reversible)))
-                    )
+            async for body in self._bodies(arriving):
+                tasks.append(asyncio.ensure_future(register(registration_for(body, worker_id))))
             created = await asyncio.gather(*tasks)
         except EngineError:
             log.error("Function block registration failed")
@@ -101,6 +129,8 @@ class Membership:
         finally:
             for task in tasks:  # after a failure (or a cancellation), the others are not waited for
                 task.cancel()
+        if refusals:
+            raise licence_refused(next(iter(refusals.values())), sorted(refusals))
         # One job at a time: claim exactly as many jobs as there are free slots (one).
         self.poll_request = JobPoll(
             function_block_ids=self.catalog.identities(), limit=1, worker_id=worker_id
@@ -110,6 +140,17 @@ class Membership:
             len(created),
             created.count(False),
         )
+
+    async def _bodies(
+        self, arriving: asyncio.Queue[RegisterFunctionBlock | None] | None
+    ) -> AsyncIterator[RegisterFunctionBlock]:
+        """The catalog's bodies, or those arriving from discovery until its end (None)."""
+        if arriving is None:
+            for body in self.catalog:
+                yield body
+            return
+        while (found := await arriving.get()) is not None:
+            yield found
 
     def set_registered(self) -> None:
         """The worker and its blocks are registered: polls may go out."""
@@ -127,30 +168,73 @@ class Membership:
         if self.worker_id is None or self.expired:
             return
         try:
-            await self.client.unregister(self.worker_id)
-            log.info("Worker %s unregistered", self.worker_id)
+            accepted = await self.client.unregister(self.worker_id)
         except EngineError as exc:
             log.warning("Unregister failed (%s); stopping anyway", exc)
+            return
+        if accepted:
+            log.info("Worker %s unregistered", self.worker_id)
+        else:
+            log.warning(
+                "The engine answered the unregistration of worker %s with success: false; stopping anyway",
+                self.worker_id,
+            )
 
-    def _bounded_registration(self) -> _Register:
+    def _bounded_registration(self, refusals: dict[str, LicenceRefusal]) -> _Register:
+        """Registration of one block, retried, at most REGISTRATION_CONCURRENCY at a time.
+
+        A licence refusal goes to ``refusals`` (the other registrations go on, so that every refused
+        block is named); a 400 or 413 becomes an error naming the block.
+        """
         policy = startup_policy(self.settings.startup_retry_timeout)
         limit = asyncio.Semaphore(self.settings.registration_concurrency)
 
-        async def register(body: RegisterFunctionBlock) -> bool:
+        async def register(body: RegisterFunctionBlock) -> bool | None:
             async with limit:
-                return await call_with_retry(
-                    policy,
-                    f"Registration of {body.fb_id}",
-                    lambda: self.client.register_function_block(body),
-                    wake=self.client.answers,
-                )
+                try:
+                    return await call_with_retry(
+                        policy,
+                        f"Registration of {body.fb_id}",
+                        lambda: self.client.register_function_block(body),
+                        wake=self.client.answers,
+                    )
+                except LicenceRefusal as exc:
+                    refusals[body.fb_id] = exc
+                    return None
+                except EngineRejected as exc:
+                    raise self._refused_block(body, exc) from None
 
         return register
+
+    def _refused_block(self, body: RegisterFunctionBlock, exc: EngineRejected) -> EngineRejected:
+        """A block's refusal, saying what to change for a 400 (its schemas) or a 413 (its size)."""
+        if exc.status == 400:
+            why = (
+                "its parameter or result schema is probably incompatible with a version of the block "
+                "the engine already has (a breaking change needs a new major version)"
+            )
+        elif exc.status == 413:
+            why = (
+                f"its registration body of {self.client.encoded_size(body)} bytes is over the engine's "
+                "request size limit (100 kB by default); make its parameter or result schema smaller"
+            )
+        else:
+            return exc
+        return EngineRejected(exc.operation, f"refused ({exc.detail}): {why}", exc.status, exc.body)
+
+
+def licence_refused(refusal: LicenceRefusal, refused: Sequence[str]) -> LicenceRefusedError:
+    """Log the refusal's one line (before anything else is done about it) and return it as the error."""
+    line = refusal.describe(refused)
+    log.error("%s", line)
+    return LicenceRefusedError(line)
 
 
 def _refuse_incompatible(answer: VersionCompatibility) -> None:
     if not answer.compatible:
         raise IncompatibleEngineError(
-            f"The engine (version {answer.version}) is incompatible with "
-            f"{answer.checked_library} {answer.checked_version}; not starting"
+            f"The engine (version {answer.version}) is incompatible with {answer.checked_library} "
+            f"{answer.checked_version}, the library and version this worker checked; not starting. If "
+            "the engine does serve this worker, set VERSION_CHECK_LIBRARY and VERSION_CHECK_VERSION "
+            "to a library and version it accepts"
         )

@@ -39,18 +39,14 @@ class Catalog:
         """The ``functionBlockIds`` of a poll."""
         return list(self._identities)
 
-    def registration_bodies(self, worker_id: str, send_reversible: bool) -> list[RegisterFunctionBlock]:
+    def registration_bodies(self, worker_id: str) -> list[RegisterFunctionBlock]:
         """One ``RegisterFunctionBlockDto`` per block, tied to ``worker_id``."""
-        return [registration_for(body, worker_id, send_reversible) for body in self.bodies]
+        return [registration_for(body, worker_id) for body in self.bodies]
 
 
-def registration_for(
-    body: RegisterFunctionBlock, worker_id: str, send_reversible: bool
-) -> RegisterFunctionBlock:
-    """A block's registration body as sent for ``worker_id`` (``reversible`` only if sent at all)."""
-    return body.model_copy(
-        update={"worker_id": worker_id, "reversible": body.reversible if send_reversible else None}
-    )
+def registration_for(body: RegisterFunctionBlock, worker_id: str) -> RegisterFunctionBlock:
+    """A block's registration body for ``worker_id`` (the client gates its ``reversible`` flag)."""
+    return body.model_copy(update={"worker_id": worker_id})
 
 
 class JobRunner(Protocol):

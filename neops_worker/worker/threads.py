@@ -1,7 +1,8 @@
 """``JOB_ISOLATION=thread``: blocks run in the daemon's own process, on a job thread.
 
 For small hosts: no second process, the smallest memory. What it cannot do: a block that hangs
-cannot be stopped (``JOB_TIMEOUT`` reports the job failed and abandons its thread; the next job
+cannot be stopped (its time limit, ``JOB_TIMEOUT`` or else what the engine's stuck-job timeout
+leaves, reports the job failed and abandons its thread; the next job
 waits until the thread returns, so two jobs never run at once), a block that crashes the
 interpreter takes the worker down, and memory a block keeps stays for the worker's life.
 """
@@ -64,7 +65,7 @@ class ThreadRunner:
         bodies: list[RegisterFunctionBlock] = []
 
         def on_found(block: DiscoveredBlock) -> None:  # on the discovery thread
-            body = registration_body(block, None, True)
+            body = registration_body(block, None)
             bodies.append(body)
             if found is not None:
                 loop.call_soon_threadsafe(found, body)
@@ -73,9 +74,10 @@ class ThreadRunner:
         return Catalog(bodies)
 
     async def run(self, job: JobDefinition) -> JobOutcome:
-        """Run the job on a job thread within ``JOB_TIMEOUT``."""
+        """Run the job on a job thread within its time limit (``Settings.effective_job_timeout``)."""
         assert self._registry is not None
-        outcome = await execute_job(job, self._registry.get, job_timeout=self.settings.job_timeout)
+        limit, text = self.settings.effective_job_timeout, self.settings.job_timeout_text()
+        outcome = await execute_job(job, self._registry.get, job_timeout=limit, timeout_text=text)
         if outcome.pending is not None and not outcome.pending.done():
             self._pending, self._pending_job = outcome.pending, job.job_id
         return outcome

@@ -61,6 +61,19 @@ def block_source(
     return BLOCK.format(name=name, package=package, cls=cls, run_on=run_on, version=version)
 
 
+def with_rollback(source: str, reversible: bool | None = None) -> str:
+    """``source`` (of ``block_source``) whose block implements rollback, declaring ``reversible`` if given."""
+    method = (
+        "\n    def rollback(self, params: Params, context: WorkflowContext, result_from_failed=None):\n"
+        "        from neops_worker import FunctionBlockRollbackResult\n\n"
+        '        return FunctionBlockRollbackResult(success=True, message="undone")\n'
+    )
+    if reversible is not None:
+        declared = f'description="A test block", reversible={reversible},'
+        source = source.replace('description="A test block",', declared)
+    return source + method
+
+
 def write_dir(root: Path, files: dict[str, str]) -> Path:
     """Create ``root`` with the given ``{relative path: source}`` files; return it."""
     for relative, source in files.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.devtools.blockdirs import BUNDLED, block_source, invoke, line_of, write_dir
+from tests.devtools.blockdirs import BUNDLED, block_source, invoke, line_of, with_rollback, write_dir
 
 
 def test_table_lists_every_block_with_its_source(probe_dir: Path) -> None:
@@ -76,3 +76,19 @@ def test_skipped_test_files_are_named_on_stderr(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert [entry["id"] for entry in json.loads(result.stdout)] == ["devtools.probes/probe:1.0.0"]
     assert "with_tests/tests/" in result.stderr
+
+
+def test_a_block_with_a_rollback_is_listed_reversible(tmp_path: Path) -> None:
+    """The listing shows the flag the engine is sent: a rollback of its own makes a block reversible."""
+    root = write_dir(
+        tmp_path / "undo",
+        {
+            "undoable.py": with_rollback(block_source(name="undoable", cls="Undoable")),
+            "plain.py": block_source(name="plain", cls="Plain"),
+        },
+    )
+    listing = json.loads(invoke("blocks", "--json", "--dir", str(root)).stdout)
+    assert {entry["name"]: entry["reversible"] for entry in listing} == {"undoable": True, "plain": False}
+    rows = [line for line in invoke("blocks", "--dir", str(root)).stdout.splitlines() if "reversible" in line]
+    assert len(rows) == 1
+    assert "devtools.probes/undoable:1.0.0" in rows[0]

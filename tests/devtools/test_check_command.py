@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from tests.devtools.blockdirs import BUNDLED, block_source, invoke, line_of, write_dir
+from tests.devtools.blockdirs import BUNDLED, block_source, invoke, line_of, with_rollback, write_dir
 
 NO_RUN = '''from neops_worker import FunctionBlock, FunctionBlockParams, FunctionBlockResultData
 from neops_worker import Registration, register_function_block
@@ -27,7 +28,7 @@ def three_mistakes(root: Path) -> Path:
         {
             "good.py": block_source(),
             "syntax.py": "def broken(:\n    pass\n",
-            "invalid.py": block_source(name="bad-name", cls="Bad", run_on="router"),
+            "invalid.py": block_source(name="bad:name", cls="Bad", run_on="router"),
             "sub/copy.py": block_source(cls="ProbeCopy"),
         },
     )
@@ -37,7 +38,7 @@ def test_bundled_blocks_pass() -> None:
     """The example blocks have no problems: exit 0 and a summary."""
     result = invoke("check", "--dir", str(BUNDLED))
     assert result.exit_code == 0, result.output
-    assert "OK: 4 function block(s)" in result.stdout
+    assert re.search(r"^OK: \d+ function block\(s\) in \d+ module\(s\)", result.stdout, re.MULTILINE)
 
 
 def test_three_different_mistakes_are_all_reported_in_one_run(tmp_path: Path) -> None:
@@ -49,7 +50,7 @@ def test_three_different_mistakes_are_all_reported_in_one_run(tmp_path: Path) ->
     assert "mistakes/syntax.py:1: failed to import: SyntaxError" in out
     invalid_line = line_of(root / "invalid.py", "@register_function_block")
     assert f"mistakes/invalid.py:{invalid_line}: invalid function block" in out
-    assert "- name 'bad-name' must be non-empty and contain no '/', ':' or '-'" in out
+    assert "- name 'bad:name' must be non-empty and contain no '/' or ':'" in out
     assert "- run_on 'router' must be one of global, device, interface, group, client" in out
     copy_line = line_of(root / "sub" / "copy.py", "@register_function_block")
     good_line = line_of(root / "good.py", "@register_function_block")
@@ -71,20 +72,20 @@ def test_json_report_lists_the_problems(tmp_path: Path) -> None:
     by_file = {problem["file"]: problem for problem in report["problems"]}
     assert set(by_file) == {"mistakes/syntax.py", "mistakes/invalid.py", "mistakes/sub/copy.py"}
     assert by_file["mistakes/invalid.py"]["details"] == [
-        "name 'bad-name' must be non-empty and contain no '/', ':' or '-'",
+        "name 'bad:name' must be non-empty and contain no '/' or ':'",
         "run_on 'router' must be one of global, device, interface, group, client",
     ]
 
 
 def test_every_invalid_block_of_one_file_is_reported(tmp_path: Path) -> None:
     """Two invalid declarations in one module: both reported, not only the first."""
-    source = block_source(name="bad-one", cls="One") + block_source(version=(1, -1, 0), cls="Two")
+    source = block_source(name="bad:one", cls="One") + block_source(version=(1, -1, 0), cls="Two")
     root = write_dir(tmp_path / "twice_bad", {"both.py": source})
     result = invoke("check", "--json", "--dir", str(root))
     assert result.exit_code == 1
     problems = [p for p in json.loads(result.stdout)["problems"] if p["file"] == "twice_bad/both.py"]
     assert [p["details"] for p in problems] == [
-        ["name 'bad-one' must be non-empty and contain no '/', ':' or '-'"],
+        ["name 'bad:one' must be non-empty and contain no '/' or ':'"],
         ["version (1, -1, 0) must be three whole numbers >= 0"],
     ]
     assert problems[0]["line"] < problems[1]["line"]
@@ -185,3 +186,24 @@ def test_an_unported_sdk_block_points_at_port(tmp_path: Path) -> None:
         result.stdout
     )
     assert "'neops_worker port' rewrites its imports" in " ".join(result.stdout.split())
+
+
+def test_check_says_which_blocks_are_reversible_and_why(tmp_path: Path) -> None:
+    """A block with a rollback is reversible unless it declares otherwise; both are named, why included."""
+    root = write_dir(
+        tmp_path / "undo",
+        {
+            "undoable.py": with_rollback(block_source(name="undoable", cls="Undoable")),
+            "kept.py": with_rollback(block_source(name="kept", cls="Kept"), reversible=False),
+            "plain.py": block_source(name="plain", cls="Plain"),
+        },
+    )
+    result = invoke("check", "--dir", str(root))
+    assert result.exit_code == 0, result.output
+    assert "devtools.probes/undoable:1.0.0: reversible (implements rollback)" in result.stdout
+    kept = "devtools.probes/kept:1.0.0: not reversible (declared, though it implements rollback)"
+    assert kept in result.stdout
+    assert "devtools.probes/plain:1.0.0" not in result.stdout
+    assert "OK: 3 function block(s) in 3 module(s), 1 reversible, no problems." in result.stdout
+    body = json.loads(invoke("check", "--json", "--dir", str(root)).stdout)
+    assert body["reversible"] == ["devtools.probes/undoable:1.0.0"]

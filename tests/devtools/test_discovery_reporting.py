@@ -18,11 +18,11 @@ from tests.devtools.blockdirs import block_source, line_of, write_dir
 
 def test_every_invalid_block_of_a_module_is_a_problem(tmp_path: Path) -> None:
     """Two invalid blocks in one file: two problems, each with its reasons and its line."""
-    source = block_source(name="bad-a", cls="A") + block_source(name="b", cls="B", run_on="nowhere")
+    source = block_source(name="bad:a", cls="A") + block_source(name="b", cls="B", run_on="nowhere")
     root = write_dir(tmp_path / "two_invalid", {"mod.py": source})
     report = discover([root])
     assert [p.reasons for p in report.problems] == [
-        ("name 'bad-a' must be non-empty and contain no '/', ':' or '-'",),
+        ("name 'bad:a' must be non-empty and contain no '/' or ':'",),
         ("run_on 'nowhere' must be one of global, device, interface, group, client",),
     ]
     lines = [p.line for p in report.problems]
@@ -34,7 +34,7 @@ def test_every_invalid_block_of_a_module_is_a_problem(tmp_path: Path) -> None:
 
 def test_a_module_with_an_invalid_block_stays_broken_as_a_whole(tmp_path: Path) -> None:
     """Its valid blocks are not served and it is not left imported, as when the decorator raised."""
-    source = block_source(name="fine", cls="Fine") + block_source(name="bad-one", cls="Bad")
+    source = block_source(name="fine", cls="Fine") + block_source(name="bad:one", cls="Bad")
     root = write_dir(tmp_path / "half_valid", {"mod.py": source, "other.py": block_source(name="other")})
     report = discover([root])
     assert [b.registration.name for b in report.blocks] == ["other"]
@@ -46,10 +46,10 @@ def test_a_module_with_an_invalid_block_stays_broken_as_a_whole(tmp_path: Path) 
 
 def test_an_invalid_block_before_an_import_error_is_reported_too(tmp_path: Path) -> None:
     """A module whose import fails after an invalid declaration: the declaration and the failure."""
-    source = block_source(name="bad-first", cls="Bad") + "\nraise RuntimeError('later on')\n"
+    source = block_source(name="bad:first", cls="Bad") + "\nraise RuntimeError('later on')\n"
     root = write_dir(tmp_path / "then_broken", {"mod.py": source})
     invalid, failed = discover([root]).problems
-    assert invalid.reasons == ("name 'bad-first' must be non-empty and contain no '/', ':' or '-'",)
+    assert invalid.reasons == ("name 'bad:first' must be non-empty and contain no '/' or ':'",)
     assert invalid.line == line_of(root / "mod.py", "@register_function_block")
     assert failed.message == "failed to import: RuntimeError: later on"
     assert "then_broken.mod" not in sys.modules
@@ -61,7 +61,7 @@ def test_importing_an_invalid_block_breaks_the_importer(tmp_path: Path) -> None:
         tmp_path / "importers",
         {
             "a_user.py": "from importers.z_bad import Bad\n",
-            "z_bad.py": block_source(name="bad-name", cls="Bad"),
+            "z_bad.py": block_source(name="bad:name", cls="Bad"),
         },
     )
     report = discover([root])

@@ -15,7 +15,7 @@ from tests.devtools.blockdirs import BUNDLED, block_source, invoke, write_dir
 def sent_at_registration(directory: Path, fb_id: str) -> dict[str, object]:
     """The two schemas of ``fb_id`` in the registration body the worker sends."""
     block = next(b for b in discover([directory]).blocks if b.fb_id == fb_id)
-    body = registration_body(block, "worker-1", send_reversible=False).to_wire()
+    body = registration_body(block, "worker-1").to_wire()
     return {key: body[key] for key in ("parameterJsonSchema", "resultDataJsonSchema")}
 
 

@@ -29,8 +29,18 @@ from neops_worker.worker.observers.health import HealthServer
 from neops_worker.worker.observers.metrics import WorkerMetrics
 from neops_worker.worker.outcome import JobOutcome
 from neops_worker.worker.runner import Catalog
+from tests.contract import assert_sent_body
 from tests.ops.fake_engine import FakeEngine
 
+#: The request body each path takes (paths not named here carry none).
+SENT_DTOS = {
+    "/version/compatibility": "VersionCompatibilityRequestDto",
+    "/workers/register": "RegisterWorkerDto",
+    "/function-blocks/register": "RegisterFunctionBlockDto",
+    "/blackboard/job": "JobPollDto",
+    "/blackboard/job/result": "JobResultDto",
+    "/blackboard/job/log": "JobLogDto",
+}
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "function_blocks" / "examples"
 OPS_BLOCKS = Path(__file__).resolve().parent / "blocks"
@@ -118,12 +128,27 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         self._scripted: dict[str, list[tuple[int, Any]]] = {}
 
     def script(self, path: str, *answers: tuple[int, Any]) -> None:
-        """Answer the next requests to ``path`` with these ``(status, JSON)`` instead of the engine."""
+        """Answer the next requests to ``path`` with these ``(status, JSON)`` instead of the engine.
+
+        A ``str`` instead of JSON is answered as an HTML page.
+        """
         self._scripted.setdefault(path, []).extend(answers)
 
     def sent(self, path: str) -> int:
         """How many requests went to ``path``."""
         return self.events.count(path)
+
+    def assert_bodies_valid(self) -> int:
+        """Every body sent so far validates against both engine generations' schemas; how many there were."""
+        checked = 0
+        for path, bodies in self.bodies.items():
+            for body in bodies:
+                if path in SENT_DTOS:
+                    assert_sent_body(SENT_DTOS[path], body)
+                    checked += 1
+                else:
+                    assert body is None, f"{path} carries no body, but was sent {body!r}"
+        return checked
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Record, wait at a gate, then answer from the script or the engine."""
@@ -135,6 +160,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         scripted = self._scripted.get(path)
         if scripted:
             status, payload = scripted.pop(0)
+            if isinstance(payload, str):
+                return httpx.Response(status, html=payload)
             return httpx.Response(status, json=payload)
         return await self._inner.handle_async_request(request)
 
@@ -143,8 +170,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         self.events.append("client closed")
 
 
-def block_body(name: str = "noop") -> RegisterFunctionBlock:
-    """A registration body for a block that exists only in a test."""
+def block_body(name: str = "noop", reversible: bool | None = None) -> RegisterFunctionBlock:
+    """A registration body for a block that exists only in a test (``reversible`` as discovery says)."""
     return RegisterFunctionBlock(
         package="fb.tests.unit",
         name=name,
@@ -155,6 +182,7 @@ def block_body(name: str = "noop") -> RegisterFunctionBlock:
         fb_type="execute",
         parameter_json_schema={"type": "object"},
         result_data_json_schema={"type": "object"},
+        reversible=reversible,
     )
 
 

@@ -120,7 +120,7 @@ async def test_lines_outside_jobs_have_no_job_fields(json_lines: Lines) -> None:
     lines = json_lines()
     for message in (
         "Worker registered with id",
-        "Registered 5 function block(s)",
+        "Registered ",  # "Registered N function block(s)", however many the examples hold
         "Worker state: idle -> draining",
     ):
         assert "job_id" not in one(lines, message)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from neops_worker.blocks.base import implements_rollback
 from neops_worker.discovery import discover
 from neops_worker.engine.wire import (
     DbUpdates,
@@ -70,16 +71,21 @@ def test_register_worker_bodies() -> None:
     assert_sent_body("RegisterWorkerDto", full)
 
 
-@pytest.mark.parametrize("reversible", [False, True])
-def test_function_block_registrations(registry: Registry, reversible: bool) -> None:
-    """Every bundled block's RegisterFunctionBlockDto; `reversible` only when asked for."""
-    for body in registry.registration_bodies("3b9f6c1e-2f4a-4c8e-9d2b-7a1e5f0c4d21", reversible):
+def test_function_block_registrations(registry: Registry) -> None:
+    """Every bundled block's RegisterFunctionBlockDto, `reversible` exactly for the block with a rollback."""
+    reversible = {}
+    for body in registry.registration_bodies("3b9f6c1e-2f4a-4c8e-9d2b-7a1e5f0c4d21"):
         wire = body.to_wire()
         assert_sent_body("RegisterFunctionBlockDto", wire)
-        assert ("reversible" in wire) is reversible
+        reversible[body.fb_id] = wire["reversible"]
         assert "title" not in wire["parameterJsonSchema"]
         assert wire["resultDataJsonSchema"]["additionalProperties"] is False
         assert wire["workerId"]
+    with_rollback = {block.fb_id for block in registry if implements_rollback(block.cls)}
+    assert {fb_id for fb_id, flag in reversible.items() if flag} == with_rollback
+    assert "fb.examples.neops/set_software_release:1.0.0" in with_rollback
+    assert "fb.examples.neops/echo:1.0.0" not in with_rollback
+    assert len(reversible) == len(registry)
 
 
 def test_poll_body(registry: Registry) -> None:

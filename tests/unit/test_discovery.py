@@ -135,13 +135,13 @@ def test_import_failure_names_file_and_exception(tmp_path: Path) -> None:
 def test_invalid_registration_is_an_import_problem(tmp_path: Path) -> None:
     """A registration with a bad name or run_on fails when declared, naming every problem."""
     root = tmp_path / "invalid_fbs"
-    code = BLOCK.format(name="bad-name", package="pkg", version="(1, 0, 0)", marker="m")
+    code = BLOCK.format(name="bad:name", package="pkg", version="(1, 0, 0)", marker="m")
     (root).mkdir()
     (root / "b.py").write_text(code.replace("version=(1, 0, 0))", 'version=(1, 0, 0), run_on="router")'))
     report = discover([root])
     assert len(report.problems) == 1
     message = str(report.problems[0])
-    assert "name 'bad-name'" in message
+    assert "name 'bad:name'" in message
     assert "run_on 'router'" in message
 
 

@@ -175,8 +175,10 @@ async def test_acquire_parameters_are_lenient() -> None:
     assert outcome.result.result.message == "No acquires"
 
 
-async def test_default_rollback_fails_saying_not_implemented() -> None:
-    """A block without rollback answers a rollback job with a failed result."""
+async def test_a_rollback_job_for_a_block_without_rollback_fails_saying_so() -> None:
+    """A block without rollback of its own: the rollback job fails, saying nothing was undone."""
     outcome = await execute_job(_job("cancellable", {"count": 1}, type="rollback"), BLOCKS.get)
     assert outcome.result.status == "failed"
-    assert "Rollback is not implemented" in (outcome.result.result.message or "")
+    assert outcome.result.result.message == (
+        "Function block tests/cancellable:1.0.0 does not implement rollback; nothing was undone"
+    )

@@ -29,8 +29,8 @@ def test_every_form_of_an_id_is_written_by_one_function() -> None:
 
 
 def test_a_malformed_id_has_no_canonical_form() -> None:
-    """An id with a '-' in a part, or without a version, is rejected with the rule it breaks."""
-    for malformed in ("acme/show-run:1.0.0", "acme/show"):
+    """An id with a ':' in a part, or without a version, is rejected with the rule it breaks."""
+    for malformed in ("acme/show:run:1.0.0", "acme/show"):
         with pytest.raises(ValueError, match=r"must look like package/name:major\.minor\.patch"):
             canonical_fb_id(malformed)
 

@@ -21,6 +21,7 @@ PUBLIC = [
     "FunctionBlockResultData",
     "FunctionBlockRollbackResult",
     "Interface",
+    "PermanentFailure",
     "Registration",
     "WorkflowContext",
     "__version__",

@@ -11,6 +11,7 @@ import pytest
 from pydantic import Field
 
 from neops_worker import FunctionBlock as NativeBlock
+from neops_worker import PermanentFailure
 from neops_worker import Registration as NativeRegistration
 from neops_worker import register_function_block as native_register
 from neops_worker.blocks.context import WorkflowContext as NativeContext
@@ -75,6 +76,8 @@ class Probe(FunctionBlock[Params, Data]):
         """Reports the run-on accessors, or raises when asked to."""
         if params.site == "boom":
             raise RuntimeError("boom")
+        if params.site == "gone":
+            raise PermanentFailure("site gone")
         target = context.device.id if context.device else None
         seen = f"{type(context).__module__} device={target} iface={context.interface}"
         return FunctionBlockResult(success=True, message="ran", data=Data(seen=seen))
@@ -115,6 +118,27 @@ async def test_execute_function_block_error_boundary() -> None:
         await Probe().execute_function_block(Params(site="boom"), context, propagate_exceptions=True)
     rolled = await Probe().rollback_function_block(Params(site="x"), context)
     assert (rolled.success, rolled.message) == (False, "Rollback not implemented")
+    assert (failed.retryable, rolled.retryable) == (None, None)
+
+
+async def test_a_permanent_failure_stays_final_behind_the_error_boundary() -> None:
+    """PermanentFailure through execute_function_block: a failed result that says no retry."""
+    context = create_workflow_context(run_on="global")
+    failed = await Probe().execute_function_block(Params(site="gone"), context)
+    assert (failed.success, failed.message, failed.retryable) == (
+        False,
+        "Error executing function block: site gone",
+        False,
+    )
+
+
+def test_an_sdk_block_without_rollback_gets_no_rollback_job_run() -> None:
+    """The SDK's refusing rollback is not a rollback: the worker answers the job itself, no retry."""
+    run = run_block(Probe, {"site": "zrh"}, {"devices": [device(42)]}, job_type="rollback")
+    assert (run.outcome, run.result["result"]["retryable"]) == ("rejected", False)
+    assert (
+        run.message == "Function block unit.sdk/probe:1.0.0 does not implement rollback; nothing was undone"
+    )
 
 
 def test_view_shares_its_entities_with_the_worker_context() -> None:

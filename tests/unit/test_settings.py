@@ -70,6 +70,12 @@ def test_overrides_beat_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("DIR_FUNCTION_BLOCKS", " , ", "DIR_FUNCTION_BLOCKS: names no directory"),
         ("BLACKBOARD_CA_BUNDLE", "/nonexistent/ca.pem", "BLACKBOARD_CA_BUNDLE"),
         ("SKIP_BROKEN_MODULES", "maybe", "SKIP_BROKEN_MODULES"),
+        (
+            "REGISTER_REVERSIBLE",
+            "sometimes",
+            "REGISTER_REVERSIBLE: Input should be 'auto', 'always' or 'never'",
+        ),
+        ("VERSION_CHECK_VERSION", "", "VERSION_CHECK_VERSION"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -82,6 +88,27 @@ def test_bad_values_name_the_variable(
     assert expected in str(caught.value)
     assert "\n" not in str(caught.value)
     assert caught.value.exit_code == 2
+
+
+def test_the_engine_conversation_defaults() -> None:
+    """The version check names the contract implemented; REGISTER_REVERSIBLE is auto; polls wait longer."""
+    settings = load_settings()
+    assert (settings.version_check_library, settings.version_check_version) == (
+        "neops_workflow_engine_client",
+        "0.43.0-beta.8",
+    )
+    assert settings.register_reversible == "auto"
+    assert (settings.poll_timeout, settings.effective_poll_timeout) == (60, 60)
+    assert load_settings({"poll_timeout": 5}).effective_poll_timeout == 30
+
+
+@pytest.mark.parametrize(("value", "mode"), [("true", "always"), ("false", "never"), (" Never ", "never")])
+def test_register_reversible_still_reads_its_boolean_form(
+    monkeypatch: pytest.MonkeyPatch, value: str, mode: str
+) -> None:
+    """The former REGISTER_REVERSIBLE=true/false read as always/never; the modes read in any case."""
+    monkeypatch.setenv("REGISTER_REVERSIBLE", value)
+    assert load_settings().register_reversible == mode
 
 
 def test_token_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,10 +6,12 @@ import asyncio
 import signal
 from types import FrameType, TracebackType
 
+import httpx
 import pytest
 
-from neops_worker.errors import ConfigurationError
-from neops_worker.runtime import Composition, capture_signals, compose, make_client
+from neops_worker.engine.wire import JobPoll, Versionable
+from neops_worker.errors import ConfigurationError, LicenceRefusedError
+from neops_worker.runtime import Composition, capture_signals, compose, final_line, make_client
 from neops_worker.worker.jobprocess.supervisor import ProcessRunner
 from neops_worker.worker.lifecycle import Worker
 from neops_worker.worker.observers.health import HealthServer
@@ -71,6 +73,24 @@ async def test_the_composed_client_is_configured_by_the_settings() -> None:
     assert engine.authorization == ["Bearer s3cr3t"]
 
 
+async def test_the_composed_client_takes_the_polls_timeout_and_register_reversible() -> None:
+    """POLL_TIMEOUT (at least API_REQUEST_TIMEOUT) is for polls only; REGISTER_REVERSIBLE reaches the gate."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json=[])
+
+    settings = fast_settings(poll_timeout=90, api_request_timeout=5, register_reversible="always")
+    client = make_client(settings, httpx.MockTransport(answer))
+    identity = Versionable(package="p", name="n", major_version=1, minor_version=0, patch_version=0)
+    await client.poll(JobPoll(function_block_ids=[identity], limit=1, worker_id="w"))
+    await client.ping("w")
+    await client.aclose()
+    assert [request.extensions["timeout"]["read"] for request in seen] == [90, 5]
+    assert (client.reversible, client.sends_reversible) == ("always", True)
+
+
 async def test_started_enters_the_extensions_then_the_runner_and_leaves_in_reverse() -> None:
     """No job process outlives the health listener; the client closes after everything else."""
     events: list[str] = []
@@ -115,3 +135,12 @@ async def test_a_stop_signal_asks_the_worker_and_the_previous_handler_comes_back
     finally:
         signal.signal(sig, original)
     assert (names, before) == ([sig.name], [sig])
+
+
+def test_the_last_line_of_a_licence_refusal_is_short() -> None:
+    """The refusal was said in full when it happened: the last line names it and the exit code only."""
+    refusal = LicenceRefusedError(
+        "License limit exceeded: workers (3 of 3), edition enterprise; refused: ..."
+    )
+    assert final_line(refusal) == ("Stopped: the engine's licence refused this worker (exit 3; reason above)")
+    assert final_line(ConfigurationError("HEALTH_PORT: cannot listen")) == "HEALTH_PORT: cannot listen"

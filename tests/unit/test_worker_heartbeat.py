@@ -71,12 +71,43 @@ async def beating(engine: FakeEngine | None = None) -> AsyncIterator[Beating]:
             await heartbeat.stop()
 
 
-async def test_an_accepted_ping_says_the_worker_and_the_engine_are_alive() -> None:
-    """One beat: one ping for the worker's id, reported as a good heartbeat from a reachable engine."""
-    async with beating() as run:
+@pytest.mark.parametrize("success", [None, True])
+async def test_an_accepted_ping_says_the_worker_and_the_engine_are_alive(
+    success: bool | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An empty answer (0.42.1) or ``success: true``: a good heartbeat, a reachable engine, no log line."""
+    async with beating(FakeEngine(ping_success=success)) as run:
+        caplog.clear()
         await run.heartbeat.beat()
         assert run.transport.sent(run.ping_path()) == 1
         assert run.observer.calls == [("heartbeat", True), ("engine_reachable", True)]
+        assert caplog.messages == []
+
+
+async def test_pings_answered_success_false_are_warned_once_per_streak(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Refused pings: one warning saying what it means, one line once accepted again, one per new streak."""
+    async with beating(FakeEngine(ping_success=False)) as run:
+        worker_id = run.membership.worker_id
+        for _ in range(3):
+            await run.heartbeat.beat()
+        run.engine.ping_success = True
+        await run.heartbeat.beat()
+        run.engine.ping_success = False
+        await run.heartbeat.beat()
+        refused = (
+            f"The engine did not accept the heartbeat of worker {worker_id} (ping answered success: false); "
+            "if it keeps refusing, it may count the worker as silent (offline after 6 min, its job failed); "
+            "pinging again every 0.1s"
+        )
+        assert [m for m in caplog.messages if "heartbeat of worker" in m] == [
+            refused,
+            f"The engine accepts the heartbeat of worker {worker_id} again",
+            refused,
+        ]
+        assert run.observer.named("heartbeat") == [(False,), (False,), (False,), (True,), (False,)]
+        assert set(run.observer.named("engine_reachable")) == {(True,)}
 
 
 @pytest.mark.parametrize(

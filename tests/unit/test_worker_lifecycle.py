@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from neops_worker.errors import DiscoveryError, EngineRejected, IncompatibleEngineError, ShutdownTimeoutError
+from neops_worker.errors import (
+    DiscoveryError,
+    EngineRejected,
+    IncompatibleEngineError,
+    LicenceRefusedError,
+    ShutdownTimeoutError,
+)
 from neops_worker.worker.events import Observers, WorkerState
 from neops_worker.worker.lifecycle import Worker
 from tests.ops.fake_engine import FakeEngine
@@ -25,10 +32,16 @@ from tests.ops.harness import (
 )
 
 NOOP = "fb.tests.unit/noop:1.0.0"
+NGINX_500 = (
+    "<html>\n<head><title>500 Internal Server Error</title></head>\n<body>\n"
+    + "<!-- padding -->\n" * 200
+    + "<center><h1>500 Internal Server Error</h1></center>\n</body></html>"
+)
 REGISTER = "/workers/register"
 POLL = "/blackboard/job"
 RESULT = "/blackboard/job/result"
 BLOCKS = "/function-blocks/register"
+COMPATIBILITY = "/version/compatibility"
 
 
 @pytest.fixture(autouse=True)
@@ -172,29 +185,229 @@ async def test_a_stop_during_startup_takes_no_job(caplog: pytest.LogCaptureFixtu
         assert run.worker.state is WorkerState.STOPPED
 
 
-async def test_a_refused_block_unregisters_and_fails_the_start(caplog: pytest.LogCaptureFixture) -> None:
-    """Registered, but a block is refused: the worker leaves the engine's view clean and raises."""
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (400, r"refused \(HTTP 400: bad schema\): its parameter or result schema is probably incompatible"),
+        (413, r"refused \(HTTP 413: too large\): its registration body of (\d+) bytes is over"),
+    ],
+)
+async def test_a_refused_block_is_named_and_the_worker_unregisters(
+    status: int, says: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """400 (schemas) or 413 (size) on a block: an error naming the block and why; unregistered; no retry."""
     engine = FakeEngine()
     async with serving(engine) as run:
-        run.transport.script("/function-blocks/register", (400, {"message": "bad schema"}))
-        with pytest.raises(EngineRejected, match="bad schema"):
+        run.transport.script(BLOCKS, (status, {"message": "bad schema" if status == 400 else "too large"}))
+        with pytest.raises(EngineRejected, match=f"^registration of {NOOP}: {says}") as caught:
             await run.ended()
         [worker_id] = engine.workers
         assert run.events[-1] == f"/workers/{worker_id}/unregister"
-        assert "Function block registration failed" in caplog.messages
+        assert run.transport.sent(BLOCKS) == 1
         assert not run.worker.heartbeat.ticking
+        assert "Function block registration failed" in caplog.messages
+        if status == 413:
+            [sent] = run.transport.bodies[BLOCKS]
+            wire = json.dumps(sent, ensure_ascii=False, separators=(",", ":")).encode()
+            assert f" {len(wire)} bytes " in str(caught.value)
 
 
 async def test_an_incompatible_engine_is_not_served() -> None:
-    """The version check's refusal ends the start before the worker registers."""
-    async with serving() as run:
-        answer = {"compatible": False, "deprecated": False, "version": "9.0.0"}
-        run.transport.script(
-            "/version/compatibility", (201, {**answer, "checkedLibrary": "lib", "checkedVersion": "0.1"})
-        )
-        with pytest.raises(IncompatibleEngineError, match=r"version 9.0.0\) is incompatible with lib 0.1"):
+    """The version check's refusal ends the start in one line naming both versions and what to set."""
+    async with serving(FakeEngine(compatible=False, version="0.42.1")) as run:
+        with pytest.raises(IncompatibleEngineError) as caught:
             await run.ended()
+        assert str(caught.value) == (
+            "The engine (version 0.42.1) is incompatible with neops_workflow_engine_client 0.43.0-beta.8, "
+            "the library and version this worker checked; not starting. If the engine does serve this "
+            "worker, set VERSION_CHECK_LIBRARY and VERSION_CHECK_VERSION to a library and version it accepts"
+        )
         assert REGISTER not in run.events
+
+
+async def test_the_version_check_sends_the_settings_and_the_start_says_what_the_engine_is_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """VERSION_CHECK_* go into the check; the start line names the engine's version, URL and gated fields."""
+    async with serving(version_check_library="neops_worker_sdk", version_check_version="1.0.0") as run:
+        await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
+        assert run.transport.bodies[COMPATIBILITY] == [{"version": "1.0.0", "library": "neops_worker_sdk"}]
+        assert (
+            "Engine version 0.43.0-beta.8 at http://engine.test: blocks registered with 'reversible' "
+            "(REGISTER_REVERSIBLE=auto), failed results with 'retryable'"
+        ) in caplog.messages
+        assert "/version" not in run.events
+        assert run.transport.assert_bodies_valid() >= 3
+
+
+async def test_without_a_version_check_the_version_comes_from_get_version(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unanswered check: assumed compatible, and ``GET /version`` says which engine it is."""
+    async with serving(FakeEngine(version="0.42.1")) as run:
+        run.transport.script(COMPATIBILITY, (500, NGINX_500))
+        await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
+        assert run.events[:2] == [COMPATIBILITY, "/version"]
+        assert (
+            "Version check not answered (version check: HTTP 500: 500 Internal Server Error); "
+            "assuming the engine is compatible"
+        ) in caplog.messages
+        assert (
+            "Engine version 0.42.1 at http://engine.test: blocks registered without 'reversible' "
+            "(REGISTER_REVERSIBLE=auto), failed results without 'retryable'"
+        ) in caplog.messages
+        assert not [message for message in caplog.messages if "<" in message]
+
+
+async def test_an_engine_of_unknown_version_is_sent_neither_gated_field(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Neither the check nor ``GET /version`` answered: no ``reversible``, and the start line says so."""
+    async with serving() as run:
+        run.runner.bodies = [block_body("undoable", reversible=True)]
+        run.transport.script(COMPATIBILITY, (503, {"message": "starting"}))
+        run.transport.script("/version", (404, {"message": "Cannot GET /version"}))
+        await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
+        assert (
+            "Engine version not known: GET /version not answered either "
+            "(version: HTTP 404: Cannot GET /version)" in caplog.messages
+        )
+        assert any(
+            m.startswith("Engine version unknown at http://engine.test: blocks registered without")
+            for m in caplog.messages
+        )
+        [body] = run.transport.bodies[BLOCKS]
+        assert "reversible" not in body
+
+
+@pytest.mark.parametrize(
+    ("version", "mode", "sent"),
+    [
+        ("0.43.0-beta.8", "auto", True),
+        ("0.43.0-beta.2", "auto", True),
+        ("0.42.1", "auto", False),
+        ("a-dev-build", "auto", False),
+        ("0.42.1", "always", True),
+        ("a-dev-build", "always", True),
+        ("0.43.0-beta.8", "never", False),
+    ],
+)
+async def test_each_block_is_registered_with_its_reversible_flag_as_the_engine_and_setting_allow(
+    version: str, mode: str, sent: bool
+) -> None:
+    """auto: to engines from 0.43.0-beta.2 on; always: whatever the version; never: not at all."""
+    async with serving(FakeEngine(version=version), register_reversible=mode) as run:
+        run.runner.bodies = [block_body("undoable", reversible=True), block_body("final", reversible=False)]
+        await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
+        flags = {body["name"]: body.get("reversible") for body in run.transport.bodies[BLOCKS]}
+        assert flags == ({"undoable": True, "final": False} if sent else {"undoable": None, "final": None})
+        assert run.transport.assert_bodies_valid() >= 4
+
+
+async def test_a_deprecated_contract_is_warned_once(caplog: pytest.LogCaptureFixture) -> None:
+    """``deprecated: true`` is a warning at start, not repeated when the worker registers again."""
+    async with serving(FakeEngine(deprecated=True)) as run:
+        await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
+        old = run.worker.worker_id
+        assert old is not None
+        run.engine.workers[old] = False
+        await wait_until(lambda: run.worker.worker_id not in (None, old), what="a new id")
+        await wait_until(run.worker.membership.registered.is_set, what="registered again")
+        warned = [m for m in caplog.messages if "is deprecated" in m]
+        assert warned == [
+            "The engine (version 0.43.0-beta.8) says neops_workflow_engine_client 0.43.0-beta.8 is "
+            "deprecated; serving it anyway"
+        ]
+
+
+async def test_a_licence_refusal_of_the_worker_is_said_first_and_not_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A licence 403 on worker registration: one clear first error line, one attempt, no unregister."""
+    async with serving(FakeEngine(worker_limit=0)) as run:
+        with pytest.raises(LicenceRefusedError) as caught:
+            await run.ended()
+        first = _errors(caplog)[0]
+        assert first == (
+            "License limit exceeded: Workers (0 of 0), edition developer-preview; refused: the worker; "
+            "the engine says: The licence allows 0 Workers; "
+            "hint: Remove Workers or use a licence with a higher cap"
+        )
+        assert str(caught.value) == first
+        assert caught.value.exit_code == 3
+        assert run.transport.sent(REGISTER) == 1
+        assert not [e for e in run.events if e.endswith("/unregister")]
+
+
+async def test_a_licence_refusal_of_blocks_names_every_refused_block_then_unregisters(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two of three blocks over the quota: both named in the first error line, before the unregistration."""
+    async with serving(FakeEngine(block_limit=1)) as run:
+        run.runner.bodies = [block_body(name) for name in ("alpha", "beta", "gamma")]
+        with pytest.raises(LicenceRefusedError):
+            await run.ended()
+        [accepted] = run.engine.block_ids
+        refused = sorted({f"fb.tests.unit/{n}:1.0.0" for n in ("alpha", "beta", "gamma")} - {accepted})
+        first = _errors(caplog)[0]
+        assert first.startswith(
+            "License limit exceeded: function blocks (1 of 1), edition developer-preview; "
+        )
+        assert f"; refused: {', '.join(refused)}; the engine says: " in first
+        worker_id = next(iter(run.engine.workers))
+        assert caplog.messages.index(first) < caplog.messages.index(f"Worker {worker_id} unregistered")
+        assert run.events[-1] == f"/workers/{worker_id}/unregister"
+        assert run.transport.sent(BLOCKS) == 3
+
+
+async def test_a_licence_refusal_while_registering_again_stops_the_worker_after_the_drain(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Expired, then refused by the licence when registering again: the worker stops, raising the refusal."""
+    async with serving() as run:
+        await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
+        old = run.worker.worker_id
+        assert old is not None
+        run.engine.worker_limit = 0
+        run.engine.workers[old] = False
+        with pytest.raises(LicenceRefusedError, match=r"^License limit exceeded: Workers \(0 of 0\)"):
+            await run.ended()
+        assert "Shutting down: the worker cannot serve any more; finishing no job first" in caplog.messages
+        assert run.worker.state is WorkerState.STOPPED
+
+
+async def test_an_unregistration_answered_success_false_is_said_and_the_stop_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``success: false`` on the unregistration is a warning naming the worker; the worker stops anyway."""
+    async with serving(FakeEngine(ping_success=False)) as run:
+        await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
+        worker_id = run.worker.worker_id
+        run.worker.request_stop()
+        await run.ended()
+        assert (
+            f"The engine answered the unregistration of worker {worker_id} with success: false; "
+            "stopping anyway"
+        ) in caplog.messages
+        assert run.worker.state is WorkerState.STOPPED
+
+
+async def test_an_html_error_page_reaches_the_log_as_its_title_only(caplog: pytest.LogCaptureFixture) -> None:
+    """A 500 page on worker registration: the retry warning carries the page's title, no markup."""
+    async with serving() as run:
+        run.transport.script(REGISTER, (500, NGINX_500))
+        await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
+        [warning] = [m for m in caplog.messages if m.startswith("Worker registration failed (")]
+        assert warning.startswith(
+            "Worker registration failed (worker registration: HTTP 500: 500 Internal Server Error); "
+            "retrying in "
+        )
+        assert not [message for message in caplog.messages if "<" in message or "padding" in message]
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The ERROR lines logged, in order."""
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 async def test_after_an_expiry_the_job_goes_on_and_the_next_claim_is_for_the_new_id() -> None:

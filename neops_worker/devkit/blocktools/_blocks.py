@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neops_worker.blocks.base import FunctionBlock
+from neops_worker.blocks.base import FunctionBlock, implements_rollback
 from neops_worker.discovery import DiscoveredBlock, DiscoveryProblem, DiscoveryReport, discover
 from neops_worker.errors import ConfigurationError
-from neops_worker.registry import find_blocks, registration_body
+from neops_worker.registry import find_blocks, is_reversible, registration_body, reversibility
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def block_problems(block: DiscoveredBlock) -> list[Problem]:
         reasons.append("the class does not implement run()")
     if not reasons:
         try:
-            json.dumps(registration_body(block, None, send_reversible=True).to_wire())
+            json.dumps(registration_body(block, None).to_wire())
         except (TypeError, ValueError) as exc:
             reasons.append(f"its registration body is not JSON: {type(exc).__name__}: {exc}")
     if not reasons:
@@ -158,6 +158,15 @@ def skipped_entry(path: Path) -> str:
     return display_path(path) + ("/" if path.is_dir() else "")
 
 
+def rollback_notes(blocks: list[DiscoveredBlock]) -> list[tuple[str, str]]:
+    """``(id, reversible or not and why)`` for each block that is reversible or implements rollback."""
+    return [
+        (block.fb_id, reversibility(block))
+        for block in blocks
+        if is_reversible(block) or implements_rollback(block.cls)
+    ]
+
+
 def block_summary(block: DiscoveredBlock) -> dict[str, Any]:
     """A block's identity, metadata and source, for ``blocks --json``."""
     reg = block.registration
@@ -171,7 +180,7 @@ def block_summary(block: DiscoveredBlock) -> dict[str, Any]:
         "fb_type": reg.fb_type,
         "is_pure": reg.is_pure,
         "is_idempotent": reg.is_idempotent,
-        "reversible": reg.reversible,
+        "reversible": is_reversible(block),
         "deprecated": reg.deprecated,
         "module": block.module,
         "file": display_path(block.file),

@@ -10,9 +10,16 @@ from rich.json import JSON
 from rich.table import Table
 from rich.text import Text
 
-from neops_worker.devkit.blocktools._blocks import LoadedBlocks, Problem, block_where, skipped_entry
+from neops_worker.devkit.blocktools._blocks import (
+    LoadedBlocks,
+    Problem,
+    block_where,
+    rollback_notes,
+    skipped_entry,
+)
 from neops_worker.discovery import DiscoveredBlock
 from neops_worker.engine.wire import JobDefinition
+from neops_worker.registry import is_reversible
 from neops_worker.worker.outcome import JobOutcome
 
 
@@ -43,7 +50,7 @@ def _flags(block: DiscoveredBlock) -> Text:
     for name, on in (
         ("pure", reg.is_pure),
         ("idempotent", reg.is_idempotent),
-        ("reversible", reg.reversible),
+        ("reversible", is_reversible(block)),
         ("deprecated", reg.deprecated),
     ):
         if on:
@@ -74,10 +81,14 @@ def print_skipped(console: Console, loaded: LoadedBlocks) -> None:
 
 
 def print_check(console: Console, loaded: LoadedBlocks, problems: list[Problem]) -> None:
-    """The check report: every problem, the skipped test files, then a one-line summary."""
+    """The check report: every problem, the skipped test files, which blocks are reversible, a summary."""
     print_problems(console, problems)
     print_skipped(console, loaded)
+    for fb_id, why in rollback_notes(loaded.blocks):
+        console.print(Text(f"{fb_id}: {why}"), soft_wrap=True)
+    reversible = sum(is_reversible(block) for block in loaded.blocks)
     summary = f"{len(loaded.blocks)} function block(s) in {loaded.report.modules} module(s)"
+    summary += f", {reversible} reversible" if reversible else ""
     if problems:
         console.print(Text(f"\n{len(problems)} problem(s); {summary}.", style="bold red"))
     else:

@@ -31,6 +31,7 @@ from neops_worker.blocks.base import (
     FunctionBlockResult,
     FunctionBlockResultData,
     FunctionBlockRollbackResult,
+    PermanentFailure,
     default_rollback,
 )
 from neops_worker.blocks.context import WorkflowContext as NativeContext
@@ -115,7 +116,9 @@ class FunctionBlock(_Base[ParamsT, ResultDataT], abc.ABC):
         except Exception as exc:
             if propagate_exceptions:
                 raise
-            return FunctionBlockResult(success=False, message=f"Error executing function block: {exc}")
+            return FunctionBlockResult(
+                success=False, message=f"Error executing function block: {exc}", retryable=_retryable(exc)
+            )
         return result
 
     async def rollback_function_block(
@@ -126,7 +129,7 @@ class FunctionBlock(_Base[ParamsT, ResultDataT], abc.ABC):
             result: FunctionBlockRollbackResult = await _awaited(self.rollback(params, context, None))
         except Exception as exc:
             return FunctionBlockRollbackResult(
-                success=False, message=f"Error rolling back function block: {exc}"
+                success=False, message=f"Error rolling back function block: {exc}", retryable=_retryable(exc)
             )
         return result
 
@@ -148,6 +151,11 @@ class FunctionBlock(_Base[ParamsT, ResultDataT], abc.ABC):
                 f"Unresolved parameters at acquire for {registration.fb_id}: {sorted(unresolved)}"
             )
         return AcquireParams(partial=partial, unresolved=unresolved, raw=dto)  # type: ignore[arg-type]
+
+
+def _retryable(exc: Exception) -> bool | None:
+    """A block's ``PermanentFailure`` keeps its meaning behind the SDK's error boundary: no retry."""
+    return False if isinstance(exc, PermanentFailure) else None
 
 
 async def _awaited(value: Any) -> Any:

@@ -24,7 +24,7 @@ class Registry:
 
         entries: dict[str, RegistryEntry] = {}
         for block in imported_blocks():
-            body = registration_body(block, None, send_reversible=True)
+            body = registration_body(block, None)
             entries.setdefault(block.fb_id, (block.cls, _as_sdk(block.registration), body))
         return entries
 

@@ -13,7 +13,7 @@ import enum
 from collections.abc import Sequence
 from typing import Any, Self
 
-from pydantic import Field, field_serializer, model_validator
+from pydantic import BaseModel, Field, field_serializer, model_validator
 
 from neops_worker.blocks import entities as native
 from neops_worker.blocks.context import new_temporary_id
@@ -41,18 +41,15 @@ class GroupField(enum.StrEnum):
 class Platform(native.Platform):
     """A platform reference by name or short name (``Platform(short_name="srl")``); the id is optional."""
 
-    id: int | None = None  # type: ignore[assignment]  # the SDK's platform reference needs no id
 
-
-class DeviceReference(native.BaseEntity):
+class DeviceReference(native.EntityReference):
     """A device reference by id, hostname or ip (e.g. to a device created in the same result)."""
 
-    id: int | None = None  # type: ignore[assignment]  # a reference by hostname needs no id
     hostname: str | None = None
     ip: str | None = None
 
 
-def _without_nulls(value: native.Entity | None) -> dict[str, Any] | None:
+def _without_nulls(value: BaseModel | None) -> dict[str, Any] | None:
     """A reference as the SDK sends it: only the keys that identify it."""
     return None if value is None else value.model_dump(mode="json", exclude_none=True)
 

@@ -10,8 +10,9 @@ job's fields. The daemon alone decides a job's end:
   ``sys.exit``;
 * the channel closed without a result: the process died; the failed result says how
   (``exited with status 4``, ``killed by SIGSEGV``) with its last output line;
-* ``JOB_TIMEOUT`` passed, or the drain gave up on the job: the process is stopped (SIGTERM after a
-  ``stop`` message, SIGKILL after ``KILL_GRACE_S``) and no job is claimed until it is gone.
+* its time ran out (``JOB_TIMEOUT``, or unset, what the engine's stuck-job timeout leaves to report
+  it in time), or the drain gave up on the job: the process is stopped (SIGTERM after a ``stop``
+  message, SIGKILL after ``KILL_GRACE_S``) and no job is claimed until it is gone.
 """
 
 from __future__ import annotations
@@ -401,18 +402,13 @@ class ProcessRunner:
         try:
             # The RSS is read only when MAX_MEMORY_PER_PROCESS wants it: no /proc read per job otherwise.
             message = await proc.run(
-                job, self.settings.job_timeout, rss=bool(self.settings.max_memory_per_process)
+                job, self.settings.effective_job_timeout, rss=bool(self.settings.max_memory_per_process)
             )
         except TimeoutError:
             await self._kill(proc, "timeout")
-            limit = self.settings.job_timeout
-            log.error(
-                "Job %s exceeded JOB_TIMEOUT of %g s; its job process %d was killed",
-                job.job_id,
-                limit,
-                proc.pid,
-            )
-            text = f"Job killed after JOB_TIMEOUT of {limit:g} s"
+            limit = self.settings.job_timeout_text()
+            log.error("Job %s exceeded %s; its job process %d was killed", job.job_id, limit, proc.pid)
+            text = f"Job killed after {limit}"
             return JobOutcome(failed_result(job.job_id, text), "timeout", time.perf_counter() - started)
         except asyncio.CancelledError:
             log.error("Job %s abandoned: killing its job process %d", job.job_id, proc.pid)

@@ -59,7 +59,7 @@ def _discover(channel: FrameSocket, config: dict[str, Any]) -> Any:
     from neops_worker.registry import Registry, registration_body
 
     def found(block: Any) -> None:  # each block as its module is imported: registered meanwhile
-        channel.send({"t": "block", "body": registration_body(block, None, send_reversible=True).to_wire()})
+        channel.send({"t": "block", "body": registration_body(block, None).to_wire()})
 
     report = discover(config["dirs"], found)
     problems = [{"text": str(p), "detail": p.detail} for p in report.problems]

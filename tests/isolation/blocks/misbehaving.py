@@ -13,6 +13,7 @@ from neops_worker import (
     FunctionBlockParams,
     FunctionBlockResult,
     FunctionBlockResultData,
+    PermanentFailure,
     Registration,
     WorkflowContext,
     register_function_block,
@@ -61,6 +62,8 @@ def _misbehave(params: Params, context: WorkflowContext) -> None:
         ctypes.PyDLL(None).sleep(int(params.seconds))  # one C call that keeps the GIL
     if params.mode == "keep_memory":
         _CACHE.append(b"\x01" * (params.mib * 1024 * 1024))
+    if params.mode == "permanent":
+        raise PermanentFailure("the device rejects this configuration as invalid")
     if params.mode == "leak_password":
         device = context.devices[0]
         raise ConnectionError(f"auth failed for {device.username}:{device.password}@{device.ip}")
