@@ -2,12 +2,14 @@
 
 What it does, each step printed as it happens (the same lines with or without a terminal):
 
-1. start the local engine (a development stand-in, not the production engine) in this process, on a
-   free loopback port, with a temporary SQLite file;
+1. start the local engine (a development stand-in, not the production engine, speaking contract
+   0.43.0b8) in this process, on a free loopback port, with a temporary SQLite file;
 2. start the real worker, the ``neops_worker`` console script, on the bundled ``function_blocks/``;
-3. queue the sample jobs and follow them (and the worker's own log) as the worker runs them;
-4. while the slow job runs, send the worker SIGTERM: it must finish that job, push its result,
-   unregister and exit 0;
+3. queue the sample jobs and follow them (and the worker's own log) as the worker runs them, until
+   their runs end: the engine retries the failing (pure) block, and answers the failed reversible
+   block with a rollback job that the worker runs, so that run ends ``FAILED_SAFE``;
+4. queue the slow job and, while it runs, send the worker SIGTERM: it must finish that job, push its
+   result, unregister and exit 0;
 5. print the results and exit 0 if every job ended as expected and the worker exited 0, else 1.
 """
 
@@ -36,9 +38,17 @@ from rich.text import Text
 
 from neops_worker.cli.support import fail_usage
 from neops_worker.devkit.local_client._client import DevClient
-from neops_worker.devkit.local_client._render import db_update_count, job_state, seconds, state_text
+from neops_worker.devkit.local_client._render import (
+    db_update_count,
+    job_state,
+    kind_text,
+    run_text,
+    seconds,
+    state_text,
+)
+from neops_worker.devkit.local_client._submit import final_attempt
 from neops_worker.devkit.local_engine import EngineOptions, require_engine_deps
-from neops_worker.devkit.local_engine.models import DevJob, DevJobDetail, NewJob
+from neops_worker.devkit.local_engine.models import FINAL_RUN_STATES, DevJob, DevJobDetail, NewJob, RunState
 from neops_worker.devkit.local_engine.process import start_worker
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, EngineError
 
@@ -54,7 +64,7 @@ ROUTER = {"id": 1, "hostname": "edge-rtr-01", "softwareRelease": "17.6.5", "fact
 
 @dataclass(frozen=True)
 class SampleJob:
-    """One job the demo queues, and whether it should succeed."""
+    """One job the demo queues, and how it and its run should end."""
 
     label: str
     fb_id: str
@@ -63,6 +73,10 @@ class SampleJob:
     context: dict[str, Any] = field(default_factory=dict)
     run_on: str = "global"
     entity_id: int | None = None
+    #: How the run should end; the failed ones say whether the engine rolled something back.
+    expect_run: RunState = "COMPLETED"
+    #: The engine should answer the failure with a rollback job, and the worker run it successfully.
+    expect_rollback: bool = False
 
     def body(self) -> NewJob:
         """The ``POST /_dev/jobs`` body."""
@@ -77,7 +91,8 @@ class SampleJob:
         )
 
 
-#: In queue order; the worker runs one job at a time, so the slow one, last, runs alone.
+#: Queued together; the slow one (last) is queued once the others' runs have ended, so that it runs
+#: alone when the worker gets SIGTERM, after every retry and rollback job of the others.
 SAMPLE_JOBS = (
     SampleJob("echo", f"{PACKAGE}/echo:1.0.0", {"message": "hello from the demo"}, True),
     SampleJob(
@@ -94,6 +109,19 @@ SAMPLE_JOBS = (
         f"{PACKAGE}/fail:1.0.0",
         {"mode": "raise", "reason": "failing on purpose"},
         False,
+        expect_run="FAILED_SAFE",  # a pure block: retried, then failed with nothing to undo
+    ),
+    SampleJob(
+        "config change",
+        f"{PACKAGE}/stage_config:1.0.0",
+        # Relative to the worker's working directory, the demo's temporary one.
+        {"directory": "staged", "lines": ["banner motd demo"], "fail_check": True},
+        False,
+        context={"devices": [ROUTER]},
+        run_on="device",
+        entity_id=1,
+        expect_run="FAILED_SAFE",  # a reversible block: rolled back
+        expect_rollback=True,
     ),
     SampleJob("slow block", f"{PACKAGE}/sleep:1.0.0", {"seconds": SLOW_SECONDS}, True),
 )
@@ -243,15 +271,35 @@ def worker_event(record: dict[str, Any]) -> Event | None:
     return Event(_epoch(record.get("timestamp")) or time.time(), "worker", Text(message, style=style))
 
 
-def job_event(sample: SampleJob, job: DevJob) -> Event:
-    """A job was claimed (running) or finished with its outcome, at the time the engine recorded it."""
-    text = Text(f"{sample.label:<14} ")
+def job_event(label: str, job: DevJob) -> Event:
+    """A job was created by the engine, claimed (running) or finished, at the time the engine recorded it."""
+    text = Text(f"{label:<14} ")
     text.append_text(state_text(job_state(job)))
     if job.status == "pushed":
         text.append(f" in {seconds(job.duration_s)}: {job.result_message or ''}")
         return Event(_epoch(job.finished_at) or time.time(), "job", text)
+    if job.status == "pending":  # only the jobs the engine creates are shown pending: retries, rollbacks
+        text.append(f": {kind_text(job)}, created by the engine")
+        return Event(_epoch(job.created_at) or time.time(), "engine", text)
     text.append(f" on {job.worker_name or job.worker_id}")
     return Event(_epoch(job.claimed_at) or time.time(), "job", text)
+
+
+def job_label(sample: SampleJob, job: DevJob) -> str:
+    """The sample's label, and what the job is in its run: ``failing block (attempt 2)``, ``(rollback)``."""
+    if job.rollback_of is not None:
+        return f"{sample.label} (rollback)"
+    if job.attempt > 1:
+        return f"{sample.label} (attempt {job.attempt})"
+    return sample.label
+
+
+def run_event(sample: SampleJob, jobs: list[DevJob]) -> Event:
+    """A run ended, at the time its last job finished."""
+    text = Text(f"{sample.label:<14} run ended ")
+    text.append_text(run_text(jobs[-1]))
+    finished = [at for job in jobs if (at := _epoch(job.finished_at)) is not None]
+    return Event(max(finished, default=time.time()), "engine", text)
 
 
 def _epoch(timestamp: Any) -> float | None:
@@ -266,47 +314,83 @@ def _epoch(timestamp: Any) -> float | None:
 # --- the run ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SampleOutcome:
+    """How a sample job's run went: its last attempt, every job of the run, the rollback jobs."""
+
+    sample: SampleJob
+    last: DevJobDetail
+    run: list[DevJob]
+    rollbacks: list[DevJobDetail]
+
+    @property
+    def attempts(self) -> int:
+        """How many times the job was tried (the engine retries a failed pure or idempotent block)."""
+        return sum(job.rollback_of is None for job in self.run)
+
+    @property
+    def as_expected(self) -> bool:
+        """The last attempt and the run ended as the sample says, and its rollback (if any) succeeded."""
+        sample, last = self.sample, self.last
+        ended = last.status == "pushed" and (last.result_status == "success") == sample.expect_success
+        rolled_back = any(job.result_status == "success" for job in self.rollbacks)
+        return ended and last.run_state == sample.expect_run and rolled_back == sample.expect_rollback
+
+
 class Demo:
-    """One run: the engine client, the worker, the queued jobs and what has been shown of them."""
+    """One run of the demo: the engine client, the worker, the queued runs and what has been shown of them."""
 
     def __init__(self, client: DevClient, worker: DemoWorker, progress: Progress, timeout_s: float) -> None:
         self.client = client
         self.worker = worker
         self.progress = progress
         self.deadline = time.monotonic() + timeout_s
+        #: Submitted job id -> its sample, and run id -> its sample (retries and rollback jobs share it).
         self.ids: dict[str, SampleJob] = {}
+        self.runs: dict[str, SampleJob] = {}
         self.shown: dict[str, str] = {}
+        self.ended: set[str] = set()
         self.blocks_checked = False
 
-    def submit(self) -> None:
-        """Queue every sample job."""
-        for sample in SAMPLE_JOBS:
+    def submit(self, samples: tuple[SampleJob, ...]) -> None:
+        """Queue the sample jobs, each a run of its own."""
+        for sample in samples:
             job_id = self.client.add_job(sample.body())
             self.ids[job_id] = sample
+            self.runs[self.client.job(job_id).run_id] = sample
             self.shown[job_id] = "pending"
             self.progress.line("submit", f"{sample.label:<14} {sample.fb_id}  job {job_id}")
 
-    def tick(self) -> dict[str, DevJob]:
-        """Show new worker log lines and job state changes; the jobs by id."""
+    def tick(self) -> list[DevJob]:
+        """Show new worker log lines, job state changes and ended runs; the demo's jobs."""
         events = [event for r in self.worker.new_records() if (event := worker_event(r)) is not None]
-        jobs = {job.job_id: job for job in self.client.jobs() if job.job_id in self.ids}
-        for job_id, job in jobs.items():
+        jobs = [job for job in self.client.jobs() if job.run_id in self.runs]
+        for job in jobs:
             state = job_state(job)
-            if self.shown[job_id] != state:
-                self.shown[job_id] = state
-                events.append(job_event(self.ids[job_id], job))
+            if self.shown.get(job.job_id) != state:
+                self.shown[job.job_id] = state
+                events.append(job_event(job_label(self.runs[job.run_id], job), job))
+        for run_id, run in _by_run(jobs).items():
+            if run[-1].run_state in FINAL_RUN_STATES and run_id not in self.ended and len(run) > 1:
+                self.ended.add(run_id)  # a run of one job says nothing its job's line does not
+                events.append(run_event(self.runs[run_id], run))
         self.progress.show(events)
         return jobs
 
-    def until_slow_job_started(self) -> str:
-        """Follow the jobs until the worker has started the slow one; its id."""
+    def until_runs_end(self) -> None:
+        """Follow the queued runs (their retries and rollback jobs too) until every one has ended."""
+        while not all(run[-1].run_state in FINAL_RUN_STATES for run in _by_run(self.tick()).values()):
+            self._check_alive()
+            self._check_blocks()
+            self._pause("the sample jobs' runs to end")
+
+    def until_slow_job_started(self) -> None:
+        """Follow the jobs until the worker has started the slow one."""
         slow_id = next(job_id for job_id, sample in self.ids.items() if sample is SLOW)
         while not any(record.get("job_id") == slow_id for record in self.worker.seen):
             self.tick()
             self._check_alive()
-            self._check_blocks()
             self._pause("the worker to start the slow job")
-        return slow_id
 
     def until_worker_exits(self) -> int:
         """Follow the drain until the worker exits; its exit code."""
@@ -317,9 +401,16 @@ class Demo:
         self.tick()
         return code
 
-    def results(self) -> list[tuple[SampleJob, DevJobDetail]]:
-        """Every sample job with its stored result."""
-        return [(sample, self.client.job(job_id)) for job_id, sample in self.ids.items()]
+    def results(self) -> list[SampleOutcome]:
+        """Every sample job's run, with its last attempt and rollback jobs in full."""
+        runs = _by_run([job for job in self.client.jobs() if job.run_id in self.runs])
+        outcomes = []
+        for job_id, sample in self.ids.items():
+            run = runs[self.client.job(job_id).run_id]
+            last = self.client.job(final_attempt(run, job_id).job_id)
+            rollbacks = [self.client.job(job.job_id) for job in run if job.rollback_of is not None]
+            outcomes.append(SampleOutcome(sample, last, run, rollbacks))
+        return outcomes
 
     def _check_alive(self) -> None:
         code = self.worker.exit_code()
@@ -349,6 +440,14 @@ class Demo:
         time.sleep(TICK_S)
 
 
+def _by_run(jobs: list[DevJob]) -> dict[str, list[DevJob]]:
+    """The jobs grouped by run, in queue order."""
+    runs: dict[str, list[DevJob]] = {}
+    for job in jobs:
+        runs.setdefault(job.run_id, []).append(job)
+    return runs
+
+
 def run_demo(blocks: Path, console: Console, timeout_s: float = 60.0) -> int:
     """Run the whole demo; 0 if every job ended as expected and the worker drained and exited 0."""
     from neops_worker.devkit.local_engine import LocalEngine
@@ -365,20 +464,24 @@ def run_demo(blocks: Path, console: Console, timeout_s: float = 60.0) -> int:
         options = EngineOptions(heartbeat_interval_s=HEARTBEAT_S)
         engine = stack.enter_context(LocalEngine(tmp / "engine.sqlite3", options=options))
         client = stack.enter_context(DevClient(engine.url))
-        progress.line("engine", f"listening on {engine.url} (temporary SQLite database)")
+        progress.line(
+            "engine", f"listening on {engine.url}, contract {options.contract} (temporary SQLite database)"
+        )
         with _running_worker(engine.url, blocks, tmp, progress) as worker:
             demo = Demo(client, worker, progress, timeout_s)
-            demo.submit()
             code = _drive(demo, console)
-        results = demo.results()
+        outcomes = demo.results()
     console.print()
-    console.print(results_table(results))
-    return _verdict(console, results, code)
+    console.print(results_table(outcomes))
+    return _verdict(console, outcomes, code)
 
 
 def _drive(demo: Demo, console: Console) -> int:
-    """Run the jobs, SIGTERM the worker during the slow one, follow the drain; the worker's exit code."""
+    """Run the jobs to the end of their runs, then the slow one with a SIGTERM; the worker's exit code."""
     with console.status("Running the sample jobs..."):
+        demo.submit(SAMPLE_JOBS[:-1])
+        demo.until_runs_end()
+        demo.submit((SLOW,))
         demo.until_slow_job_started()
         demo.progress.line(
             "signal", "SIGTERM to the worker while the slow block runs: it should finish it, then exit 0"
@@ -402,36 +505,45 @@ def _running_worker(url: str, blocks: Path, cwd: Path, progress: Progress) -> It
         worker.stop()
 
 
-def results_table(results: list[tuple[SampleJob, DevJobDetail]]) -> Table:
-    """One row per sample job: job, block, outcome, duration, dbUpdates and message."""
+def results_table(outcomes: list[SampleOutcome]) -> Table:
+    """One row per sample job (its last attempt), and one per rollback job the engine created."""
     table = Table(title="Results", title_justify="left", caption=f"blocks of package {PACKAGE}")
-    for name in ("Job", "Block", "Outcome", "Expected", "Duration", "dbUpdates", "Message"):
-        table.add_column(name, overflow="fold", no_wrap=name in ("Outcome", "Expected", "Duration"))
-    for sample, job in results:
-        table.add_row(
-            f"{sample.label}\n{job.job_id[:8]}",
-            sample.fb_id.removeprefix(f"{PACKAGE}/"),
-            state_text(job_state(job)),
-            "success" if sample.expect_success else "failed",
-            seconds(job.duration_s),
-            str(db_update_count(job)),
-            escape(job.result_message or ""),
-        )
+    for name in ("Job", "Block", "Outcome", "Expected", "Run", "Duration", "dbUpdates", "Message"):
+        table.add_column(name, overflow="fold", no_wrap=name in ("Expected", "Run", "Duration"))
+    for outcome in outcomes:
+        sample, last = outcome.sample, outcome.last
+        state = state_text(job_state(last))
+        if outcome.attempts > 1:
+            state.append(f" after {outcome.attempts} attempts")
+        expected = "success" if sample.expect_success else "failed"
+        table.add_row(*_row(sample.label, last, state, expected))
+        for job in outcome.rollbacks:
+            table.add_row(*_row(f"{sample.label}: rollback", job, state_text(job_state(job)), "success"))
     return table
 
 
-def _as_expected(sample: SampleJob, job: DevJobDetail) -> bool:
-    return job.status == "pushed" and (job.result_status == "success") == sample.expect_success
+def _row(label: str, job: DevJobDetail, outcome: Text, expected: str) -> tuple[str | Text, ...]:
+    return (
+        f"{label}\n{job.job_id[:8]}",
+        job.function_block_id.removeprefix(f"{PACKAGE}/"),
+        outcome,
+        expected,
+        run_text(job),
+        seconds(job.duration_s),
+        str(db_update_count(job)),
+        escape(job.result_message or ""),
+    )
 
 
-def _verdict(console: Console, results: list[tuple[SampleJob, DevJobDetail]], worker_code: int) -> int:
+def _verdict(console: Console, outcomes: list[SampleOutcome], worker_code: int) -> int:
     """The closing line and the exit code."""
-    wrong = [sample.label for sample, job in results if not _as_expected(sample, job)]
+    wrong = [outcome.sample.label for outcome in outcomes if not outcome.as_expected]
     if not wrong and worker_code == EXIT_OK:
         console.print(
             Text(
-                f"Demo OK: all {len(results)} jobs ended as expected; the worker finished the slow job "
-                "after SIGTERM, pushed its result, unregistered and exited 0.",
+                f"Demo OK: all {len(outcomes)} jobs ended as expected; the engine retried the failing block "
+                "and rolled back the config change (FAILED_SAFE); the worker finished the slow job after "
+                "SIGTERM, pushed its result, unregistered and exited 0.",
                 style="bold green",
             )
         )
@@ -448,7 +560,8 @@ _TRY_IT = """Try it by hand, each in a terminal of its own:
   neops_worker engine        # the local engine on 127.0.0.1:3030
   neops_worker               # a worker on function_blocks/
   neops_worker submit echo --param message=hi --wait
-  neops_worker jobs          # and: neops_worker workers"""
+  neops_worker jobs          # and: neops_worker workers
+  neops_worker submit --rollback-of JOB --wait   # roll a failed job of a reversible block back again"""
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -487,4 +600,12 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_command)
 
 
-__all__ = ["SAMPLE_JOBS", "DemoWorker", "SampleJob", "find_blocks_dir", "register", "run_demo"]
+__all__ = [
+    "SAMPLE_JOBS",
+    "DemoWorker",
+    "SampleJob",
+    "SampleOutcome",
+    "find_blocks_dir",
+    "register",
+    "run_demo",
+]

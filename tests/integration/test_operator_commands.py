@@ -142,6 +142,33 @@ def test_submit_device_job_from_files_carries_db_updates(url: str, tmp_path: Pat
     assert paths == ["facts", "software_release"]
 
 
+def test_submit_wait_follows_the_retries_of_a_failing_pure_block(url: str) -> None:
+    """The engine retries the failing pure block: --wait shows the last attempt and the run FAILED_SAFE."""
+    result = invoke("submit", "fail", "-p", "mode=result", "--wait", "--url", url)
+    assert result.exit_code == 1, result.output
+    job_id = result.stdout.splitlines()[0]
+    assert f"(retry of {job_id[:8]})" in result.stdout
+    assert "FAILED_SAFE (4 attempt(s), 0 rollback job(s))" in result.stdout
+
+
+def test_a_failed_reversible_job_is_rolled_back_and_again_on_request(url: str, tmp_path: Path) -> None:
+    """--wait shows the rollback job the engine made, FAILED_SAFE; --rollback-of rolls back again, new ids."""
+    (tmp_path / "context.json").write_text(json.dumps({"devices": [ROUTER]}))
+    result = invoke(
+        "submit", "stage_config", "-p", "directory=staged", "-p", 'lines=["banner motd x"]',
+        "-p", "fail_check=true", "--context-file", "context.json", "--wait", "--url", url,
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    job_id = result.stdout.splitlines()[0]
+    assert f"rollback of {job_id[:8]}: success: Removed staged/device-7.cfg" in result.stdout
+    assert "FAILED_SAFE (1 attempt(s), 1 rollback job(s))" in result.stdout
+    again = [invoke("submit", "--rollback-of", job_id[:8], "--wait", "--url", url) for _ in range(2)]
+    assert [run.exit_code for run in again] == [0, 0], again[0].output
+    assert len({job_id, *(run.stdout.splitlines()[0] for run in again)}) == 3
+    assert "Nothing staged in staged/device-7.cfg: nothing to undo" in again[1].stdout
+    assert "FAILED_SAFE (1 attempt(s), 3 rollback job(s))" in again[1].stdout
+
+
 def test_submit_without_wait_prints_only_the_id(url: str) -> None:
     """Without --wait the only output is the job id; a block no worker registered gets a warning."""
     result = invoke("submit", "other.pkg/thing:2.0", "--url", url)
@@ -216,14 +243,15 @@ def rows_by_id(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_workers_lists_state_and_last_ping(url: str) -> None:
-    """`workers` shows the worker online with its last ping; --json gives the engine's rows."""
+    """`workers` shows the worker online, when it was last seen, its blocks and how many are reversible."""
     table = invoke("workers", "--url", url)
     assert table.exit_code == 0
     row = next(line for line in table.stdout.splitlines() if "op-worker" in line)
     assert "online" in row
     assert " s ago" in row
+    assert "5 (2 reversible)" in row
     (listed,) = json.loads(invoke("workers", "--json", "--url", url).stdout)
-    assert (listed["name"], listed["state"], len(listed["functionBlocks"])) == ("op-worker", "online", 4)
+    assert (listed["name"], listed["state"], len(listed["functionBlocks"])) == ("op-worker", "online", 5)
 
 
 @pytest.mark.parametrize("command", [["jobs"], ["workers"], ["submit", "echo"]])
@@ -247,7 +275,8 @@ def test_a_url_without_dev_endpoints_is_named(url: str) -> None:
 
 
 def test_demo_runs_end_to_end_without_a_terminal(tmp_path: Path) -> None:
-    """`demo` in another directory, output piped: every sample job's outcome, a clean drain, exit 0."""
+    """`demo` in another directory, output piped: every sample job's outcome, the retries, the rollback
+    and FAILED_SAFE, a clean drain, exit 0."""
     result = subprocess.run(
         [*WORKER_COMMAND, "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
     )
@@ -256,9 +285,13 @@ def test_demo_runs_end_to_end_without_a_terminal(tmp_path: Path) -> None:
     for sample in SAMPLE_JOBS:
         outcome = "success" if sample.expect_success else "failed"
         assert any(sample.label in line and f" {outcome} in " in line for line in out.splitlines()), sample
+    assert "failing block (attempt 4) failed in " in out
+    assert any("config change (rollback) success in " in line and "Removed staged/device-1.cfg" in line
+               for line in out.splitlines())  # fmt: skip
+    assert "config change  run ended FAILED_SAFE" in out
     assert "Received SIGTERM. Shutting down..." in out
     assert "exited with code 0" in out
-    assert "Demo OK: all 4 jobs ended as expected" in out
+    assert "Demo OK: all 5 jobs ended as expected" in out
 
 
 def test_demo_on_a_directory_without_the_sample_blocks_fails_clearly() -> None:

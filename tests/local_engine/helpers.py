@@ -1,12 +1,15 @@
 """Helpers for the local engine's tests: a client that checks every answer against the contract.
 
-Every response a test receives through :class:`Api` is checked: a 2xx body of a contract endpoint
-against its JSON Schema (and without ``null`` where the contract wants the field left out), a body-less
-endpoint for an empty body, and every 4xx for the NestJS error shape.
+Every response a test receives through :class:`Api` is checked against the schema set of the engine's
+generation (``tests/schemas/`` for 0.43.0b8, ``tests/schemas/0.42.1/``): a 2xx body of a contract
+endpoint against its JSON Schema (and without ``null`` where the contract wants the field left out), a
+body-less endpoint for an empty body, a licence refusal against ``LicenseLimitExceededDto``, and every
+other 4xx for the NestJS error shape.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from neops_worker.engine.wire import (
     RegisterWorker,
     Versionable,
 )
-from tests.contract import assert_valid
+from tests.contract import CURRENT, PREVIOUS, assert_valid
 
 FB_A = Versionable(package="fb.test", name="alpha", major_version=1, minor_version=2, patch_version=0)
 FB_B = Versionable(package="fb.test", name="beta", major_version=2, minor_version=0, patch_version=1)
@@ -43,53 +46,65 @@ SCHEMA_ROUTES: list[tuple[str, re.Pattern[str], str, bool]] = [
 EMPTY_ROUTES = [
     re.compile(p) for p in (r"/function-blocks/register", r"/blackboard/job/result", r"/blackboard/job/log")
 ]
-#: Ping and unregister answer ``{"success": bool}`` (0.43 shape; 0.42.1 has no body, workers accept both).
+#: Ping and unregister answer ``{"success": bool}`` from 0.43 on, an empty body in 0.42.1.
 SUCCESS_ROUTE = re.compile(r"/workers/[^/]+/(ping|unregister)")
-#: Fields the contract lets the engine send as ``null`` (parameters and context are free-form payloads).
-NULLABLE_RECEIVED = frozenset({"entityId", "deletedAt", "workerId", "workerName"})
+#: Fields each contract lets the engine send as ``null`` (parameters and context are free-form payloads).
+NULLABLE_RECEIVED = {
+    CURRENT: frozenset(
+        {"entityId", "deletedAt", "workerId", "workerName", "startedAt", "finishedAt", "resultMessage"}
+    ),
+    PREVIOUS: frozenset({"entityId", "deletedAt", "workerId", "workerName"}),
+}
 FREE_FORM = frozenset({"parameters", "context"})
 
 
-def unexpected_nulls(body: Any, path: str = "") -> list[str]:
-    """Paths of ``null`` in an engine answer outside the nullable fields."""
+def unexpected_nulls(body: Any, path: str = "", generation: str = CURRENT) -> list[str]:
+    """Paths of ``null`` in an engine answer outside the nullable fields of ``generation``."""
     if isinstance(body, list):
-        return [found for i, item in enumerate(body) for found in unexpected_nulls(item, f"{path}/{i}")]
+        return [
+            found
+            for i, item in enumerate(body)
+            for found in unexpected_nulls(item, f"{path}/{i}", generation)
+        ]
     if not isinstance(body, dict):
         return []
     found: list[str] = []
     for key, value in body.items():
-        if value is None and key not in NULLABLE_RECEIVED:
+        if value is None and key not in NULLABLE_RECEIVED[generation]:
             found.append(f"{path}/{key}")
         elif key not in FREE_FORM:
-            found.extend(unexpected_nulls(value, f"{path}/{key}"))
+            found.extend(unexpected_nulls(value, f"{path}/{key}", generation))
     return found
 
 
-def check_response(response: httpx.Response) -> None:
-    """Check one answer of the engine against the contract (an httpx response hook)."""
+def check_response(response: httpx.Response, generation: str = CURRENT) -> None:
+    """Check one answer of the engine against the contract of ``generation`` (an httpx response hook)."""
     response.read()
     method, path = response.request.method, response.request.url.path
     if 400 <= response.status_code < 500:
         check_error_shape(response)
     elif response.is_success and not path.startswith("/_dev/"):
-        check_success_body(method, path, response)
+        check_success_body(method, path, response, generation)
 
 
 def check_error_shape(response: httpx.Response) -> None:
-    """A 4xx carries ``{"statusCode", "message", "error"}`` as NestJS writes it."""
+    """A 4xx carries ``{"statusCode", "message", "error"}`` as NestJS writes it; a licence refusal its DTO."""
     body = response.json()
     assert body["statusCode"] == response.status_code
     assert isinstance(body["message"], str | list)
     assert isinstance(body["error"], str)
+    if body["error"] == "LicenseLimitExceeded":
+        assert_valid("LicenseLimitExceededDto", body, CURRENT)  # 0.42.1 typed no licence refusal
+        assert response.headers["X-Neops-License-Error"] == "limit-exceeded"
 
 
-def check_success_body(method: str, path: str, response: httpx.Response) -> None:
+def check_success_body(method: str, path: str, response: httpx.Response, generation: str = CURRENT) -> None:
     """A 2xx body of a contract endpoint matches its schema, or is empty where the contract has none."""
     if method == "POST" and any(p.fullmatch(path) for p in EMPTY_ROUTES):
         assert response.content == b"", f"{path} should answer without a body"
         return
     if method == "POST" and SUCCESS_ROUTE.fullmatch(path):
-        assert response.json() == {"success": True}
+        check_action_answer(response, generation)
         return
     if method == "GET" and path.endswith("/function-blocks"):
         assert all(isinstance(item, str) for item in response.json())
@@ -97,8 +112,18 @@ def check_success_body(method: str, path: str, response: httpx.Response) -> None
     dto, is_array = next((dto, arr) for m, p, dto, arr in SCHEMA_ROUTES if m == method and p.fullmatch(path))
     body = response.json()
     for item in body if is_array else [body]:
-        assert_valid(dto, item)
-    assert not unexpected_nulls(body), f"{path} sends null for optional fields: {unexpected_nulls(body)}"
+        assert_valid(dto, item, generation)
+    nulls = unexpected_nulls(body, generation=generation)
+    assert not nulls, f"{path} sends null for optional fields: {nulls}"
+
+
+def check_action_answer(response: httpx.Response, generation: str) -> None:
+    """Ping and unregister: ``{"success": true}`` (``WorkerActionResultDto``) from 0.43, no body before."""
+    if generation == PREVIOUS:
+        assert response.content == b"", "a 0.42.1 engine answers ping and unregister without a body"
+        return
+    assert_valid("WorkerActionResultDto", response.json(), generation)
+    assert response.json() == {"success": True}
 
 
 @dataclass
@@ -108,9 +133,10 @@ class Api:
     http: httpx.Client
 
     @classmethod
-    def connect(cls, url: str) -> Api:
-        """A checked client for the engine at ``url``."""
-        return cls(httpx.Client(base_url=url, timeout=10.0, event_hooks={"response": [check_response]}))
+    def connect(cls, url: str, generation: str = CURRENT) -> Api:
+        """A client for the engine at ``url``, checking its answers against the contract of ``generation``."""
+        hook = functools.partial(check_response, generation=generation)
+        return cls(httpx.Client(base_url=url, timeout=10.0, event_hooks={"response": [hook]}))
 
     def register_worker(self, name: str = "worker-1") -> str:
         """Register a worker; its UUID."""
@@ -120,8 +146,8 @@ class Api:
         assert response.status_code == 201, response.text
         return str(response.json()["uuid"])
 
-    def register_fb(self, worker_id: str | None, fb: Versionable = FB_A) -> httpx.Response:
-        """Register ``fb`` for the worker; the raw answer (201, 409 or 404)."""
+    def register_fb(self, worker_id: str | None, fb: Versionable = FB_A, **flags: bool) -> httpx.Response:
+        """Register ``fb`` for the worker (``is_pure=True``...: its flags); the raw answer (201, 409, 404)."""
         body = RegisterFunctionBlock(
             **fb.model_dump(),
             worker_id=worker_id,
@@ -130,14 +156,15 @@ class Api:
             fb_type="facts",
             parameter_json_schema={"type": "object"},
             result_data_json_schema={"type": "object"},
+            **flags,
         )
         return self.http.post("/function-blocks/register", json=body.to_wire())
 
-    def worker_with(self, *fbs: Versionable, name: str = "worker-1") -> str:
-        """A registered worker serving ``fbs``."""
+    def worker_with(self, *fbs: Versionable, name: str = "worker-1", **flags: bool) -> str:
+        """A registered worker serving ``fbs``, each registered with ``flags``."""
         worker_id = self.register_worker(name)
         for fb in fbs:
-            assert self.register_fb(worker_id, fb).status_code in (201, 409)
+            assert self.register_fb(worker_id, fb, **flags).status_code in (201, 409)
         return worker_id
 
     def add_job(self, fb: Versionable = FB_A, **fields: Any) -> str:
@@ -162,14 +189,28 @@ class Api:
         jobs: list[dict[str, Any]] = response.json()
         return jobs
 
-    def push_result(self, job_id: str, success: bool = True, message: str = "done") -> httpx.Response:
+    def push_result(
+        self, job_id: str, success: bool = True, message: str = "done", retryable: bool | None = None
+    ) -> httpx.Response:
         """``POST /blackboard/job/result``; the raw answer."""
         result = JobResult(
             job_execution_id=job_id,
             status="success" if success else "failed",
-            result=JobExecutionResult(success=success, message=message, data={"answer": 42}),
+            result=JobExecutionResult(
+                success=success, message=message, data={"answer": 42}, retryable=retryable
+            ),
         )
         return self.http.post("/blackboard/job/result", json=result.to_wire())
+
+    def run_once(self, worker_id: str, success: bool, fb: Versionable = FB_A, **result: Any) -> str:
+        """Claim the one pending job of ``fb`` and push its result; its id."""
+        [job] = self.poll(worker_id, [fb])
+        assert self.push_result(job["jobId"], success, **result).status_code == 201
+        return str(job["jobId"])
+
+    def run_jobs(self, job_id: str) -> list[dict[str, Any]]:
+        """The development rows of every job in ``job_id``'s run, in queue order."""
+        return self.dev_jobs(runId=self.dev_job(job_id)["runId"])
 
     def dev_job(self, job_id: str) -> dict[str, Any]:
         """``GET /_dev/jobs/{jobId}``."""

@@ -256,7 +256,7 @@ def test_log_answers_201_and_is_stored_with_the_job(api: Api) -> None:
 
 
 def test_job_listings_show_status_worker_and_result(api: Api) -> None:
-    """GET /blackboard/jobs lists pending, polled and pushed jobs with worker and result status."""
+    """GET /blackboard/jobs lists pending, polled and pushed jobs with worker, result status and times."""
     worker_id = api.worker_with(FB_A, name="lister")
     done, claimed, waiting = api.add_job(), api.add_job(), api.add_job()
     api.poll(worker_id, limit=2)
@@ -268,8 +268,18 @@ def test_job_listings_show_status_worker_and_result(api: Api) -> None:
         "lister",
     )
     assert (jobs[claimed]["status"], jobs[claimed]["workerId"]) == ("polled", worker_id)
-    assert jobs[waiting]["status"] == "pending"
-    assert "workerId" not in jobs[waiting]
+    assert (jobs[waiting]["status"], jobs[waiting]["workerId"], jobs[waiting]["startedAt"]) == (
+        "pending",
+        None,
+        None,
+    )
+    assert jobs[done]["startedAt"] <= jobs[done]["finishedAt"]
+    assert (jobs[done]["retryCount"], jobs[done]["canceled"], jobs[done]["resultMessage"]) == (
+        0,
+        False,
+        "done",
+    )
+    assert len({job["workflowExecutionId"] for job in jobs.values()}) == 3, "each submitted job is a run"
 
 
 def test_job_listing_filters_by_status(api: Api) -> None:

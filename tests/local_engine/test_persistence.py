@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
+
 from neops_worker.devkit.local_engine import EngineOptions, EngineProcess, EngineStore, LocalEngine
+from neops_worker.devkit.local_engine._schema import SCHEMA_VERSION
+from neops_worker.devkit.local_engine.store import StoreSchemaError
 from neops_worker.engine.wire import RegisterWorker
-from tests.local_engine.helpers import FB_A, Api, FakeClock
+from tests.local_engine.helpers import FB_A, FB_B, Api, FakeClock
 
 
 def test_everything_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
@@ -30,6 +35,39 @@ def test_everything_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
         assert [job["jobId"] for job in api.poll(worker_id)] == [waiting]
         assert api.register_fb(worker_id).status_code == 409
         api.http.close()
+
+
+def test_runs_retries_and_rollback_jobs_survive_a_restart(tmp_path: Path) -> None:
+    """A retried job's links, a pending rollback job and the run states are the same after a restart."""
+    db = tmp_path / "engine.sqlite3"
+    with LocalEngine(db) as engine:
+        api = Api.connect(engine.url)
+        worker_id = api.worker_with(FB_A, reversible=True)
+        api.register_fb(worker_id, FB_B, is_pure=True)
+        rolled, retried = api.add_job(), api.add_job(FB_B)
+        api.run_once(worker_id, success=False)
+        api.run_once(worker_id, success=False, fb=FB_B)
+        before = {row["jobId"]: row for row in api.dev_jobs()}
+        api.http.close()
+    with LocalEngine(db) as engine:
+        api = Api.connect(engine.url)
+        assert {row["jobId"]: row for row in api.dev_jobs()} == before
+        assert [row["runState"] for row in (before[rolled], before[retried])] == ["ROLLBACK", "RUNNING"]
+        assert [job["type"] for job in api.poll(worker_id, [FB_A, FB_B])] == ["rollback", "execute"]
+        api.http.close()
+
+
+def test_a_file_of_another_schema_version_is_refused(tmp_path: Path) -> None:
+    """A database written by another version of the local engine is refused, naming both versions."""
+    db = tmp_path / "engine.sqlite3"
+    with sqlite3.connect(db) as old:
+        old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        old.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    old.close()
+    with pytest.raises(
+        StoreSchemaError, match=f"database schema version 1, this engine needs {SCHEMA_VERSION}"
+    ):
+        EngineStore.open(db)
 
 
 def test_a_restart_gives_live_workers_a_full_offline_period(tmp_path: Path) -> None:

@@ -11,6 +11,10 @@ import httpx
 import pytest
 
 from neops_worker.devkit.local_engine import EngineOptions, EngineProcess, LocalEngine, default_db_path
+from neops_worker.devkit.local_engine.__main__ import build_parser, options_from
+from neops_worker.devkit.local_engine.options import KB
+from neops_worker.devkit.local_engine.process import option_arguments
+from tests.contract import PREVIOUS
 from tests.local_engine.helpers import Api
 
 
@@ -63,6 +67,39 @@ def test_engine_process_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     assert not engine.running
 
 
+def test_engine_process_speaks_the_contract_it_is_given(tmp_path: Path) -> None:
+    """An engine child started with contract 0.42.1 answers as one (version, ping without a body)."""
+    engine = EngineProcess(
+        tmp_path / "e.sqlite3", options=EngineOptions(contract="0.42.1"), log_path=tmp_path / "log"
+    )
+    with engine:
+        api = Api.connect(engine.url, PREVIOUS)
+        assert api.http.get("/version").json() == {"version": "0.42.1-local"}
+        assert api.http.post(f"/workers/{api.register_worker()}/ping").content == b""
+        api.http.close()
+
+
+def test_every_option_reaches_the_engine_process() -> None:
+    """The child's command line gives back exactly the options it was built from."""
+    options = EngineOptions(
+        heartbeat_interval_s=1.5,
+        unreachable_after=3,
+        offline_after=7,
+        sweep_interval_s=0.25,
+        contract="0.42.1",
+        engine_version="9.9.9",
+        compatible=False,
+        deprecated=True,
+        max_retries=0,
+        max_workers=2,
+        max_function_blocks=5,
+        max_body_size=300 * KB,
+        stuck_job_timeout_s=90,
+    )
+    assert options_from(build_parser().parse_args(option_arguments(options))) == options
+    assert options_from(build_parser().parse_args(option_arguments(EngineOptions()))) == EngineOptions()
+
+
 def test_entry_point_rejects_inconsistent_thresholds() -> None:
     """Offline before unreachable is a usage error (exit 2) naming the problem."""
     result = subprocess.run(
@@ -110,6 +147,22 @@ def test_default_db_path_follows_xdg_data_home(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_db_path() == tmp_path / "home" / ".local" / "share" / "neops_worker" / "engine.sqlite3"
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"contract": "0.41.0"},
+        {"max_retries": -1},
+        {"max_workers": -1},
+        {"max_body_size": 0},
+        {"stuck_job_timeout_s": -1},
+    ],
+)
+def test_options_reject_impossible_limits(wrong: dict[str, object]) -> None:
+    """An unknown contract, negative counts, an empty body limit and a negative timeout are refused."""
+    with pytest.raises(ValueError, match=next(iter(wrong)).removesuffix("_s")):
+        EngineOptions(**wrong)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,7 @@ INVALID_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("/version/compatibility", {"version": "0.42.1"}, "library"),
     ("/_dev/jobs", {"functionBlockId": "no version"}, "functionBlockId"),
     ("/_dev/jobs", {"functionBlockId": FB_A.fb_id, "stepLabel": "steps"}, "stepLabel"),
+    ("/_dev/jobs", {"functionBlockId": FB_A.fb_id, "stepLabel": "1st"}, "stepLabel"),
     ("/_dev/jobs", {"functionBlockId": FB_A.fb_id, "runOn": "planet"}, "runOn"),
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neops_worker.devkit.local_engine import EngineOptions, LocalEngine
+from neops_worker.engine.generations import EngineGeneration, parse_version
 from neops_worker.engine.wire import CONTRACT_LIBRARY, CONTRACT_VERSION
 from tests.local_engine.conftest import HEARTBEAT_S, OFFLINE_AFTER
 from tests.local_engine.helpers import FB_A, FB_B, Api, FakeClock
@@ -11,8 +12,11 @@ COMPATIBILITY = {"version": CONTRACT_VERSION, "library": CONTRACT_LIBRARY}
 
 
 def test_version_and_health(api: Api) -> None:
-    """GET /version answers the engine version, GET /health answers healthy."""
-    assert api.http.get("/version").json() == {"version": "2.0.0-local"}
+    """GET /version answers the contract's version marked local, which parses as 0.43.0-beta.8."""
+    version = api.http.get("/version").json()["version"]
+    assert version == "0.43.0-beta.8-local"
+    assert EngineGeneration(version).knows_retryable
+    assert parse_version(version) == parse_version("0.43.0-beta.8")
     assert api.http.get("/health").json() == {"healthy": True}
 
 
@@ -23,7 +27,7 @@ def test_contract_library_is_compatible(api: Api) -> None:
     assert response.json() == {
         "compatible": True,
         "deprecated": False,
-        "version": "2.0.0-local",
+        "version": "0.43.0-beta.8-local",
         "checkedLibrary": CONTRACT_LIBRARY,
         "checkedVersion": CONTRACT_VERSION,
     }
@@ -88,24 +92,25 @@ def test_dev_job_listing_filters(api: Api) -> None:
 
 
 def test_dev_workers_show_state_blocks_and_claims(api: Api, clock: FakeClock) -> None:
-    """GET /_dev/workers shows every worker with state, last ping age, blocks, claimed jobs and expiry."""
+    """GET /_dev/workers shows every worker with state, last seen age, blocks, claimed jobs and expiry."""
     worker_id = api.worker_with(FB_A, name="busy")
     api.add_job()
     api.poll(worker_id)
     clock.advance(5)
     [row] = api.http.get("/_dev/workers").json()
     assert (row["uuid"], row["name"], row["state"], row["expired"]) == (worker_id, "busy", "online", False)
-    assert (row["functionBlocks"], row["claimedJobs"], row["lastPingAgeS"]) == ([FB_A.fb_id], 1, 5.0)
+    assert (row["functionBlocks"], row["claimedJobs"], row["lastSeenAgeS"]) == ([FB_A.fb_id], 1, 5.0)
     clock.advance(HEARTBEAT_S * OFFLINE_AFTER)
     [row] = api.http.get("/_dev/workers").json()
     assert (row["state"], row["expired"], row["claimedJobs"]) == ("offline", True, 0)
 
 
 def test_dev_function_blocks_show_the_first_registration(api: Api) -> None:
-    """GET /_dev/function-blocks lists each block once with its registration body and linked workers."""
-    worker_id = api.worker_with(FB_A)
+    """GET /_dev/function-blocks lists each block once with its registration, flags and linked workers."""
+    worker_id = api.worker_with(FB_A, is_idempotent=True, reversible=True)
     [block] = api.http.get("/_dev/function-blocks").json()
     assert (block["functionBlockId"], block["fbType"], block["runOn"]) == (FB_A.fb_id, "facts", "device")
+    assert (block["isPure"], block["isIdempotent"], block["reversible"]) == (False, True, True)
     assert block["workerIds"] == [worker_id]
     assert block["registration"]["parameterJsonSchema"] == {"type": "object"}
 

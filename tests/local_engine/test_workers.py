@@ -52,6 +52,18 @@ def test_unregister_sets_offline_and_a_ping_brings_the_worker_back(api: Api) -> 
     assert api.worker_state(worker_id) == "online"
 
 
+def test_unregister_writes_the_epoch_into_last_ping_and_keeps_last_seen(api: Api, clock: FakeClock) -> None:
+    """As a 0.43 engine: after unregistering, lastPingAt is the epoch and lastSeenAt the time it happened."""
+    worker_id = api.register_worker()
+    registered = api.http.get(f"/workers/{worker_id}").json()
+    assert (registered["lastSeenAt"], registered["deletedAt"]) == (registered["lastPingAt"], None)
+    clock.advance(3)
+    api.http.post(f"/workers/{worker_id}/unregister")
+    record = api.http.get(f"/workers/{worker_id}").json()
+    assert record["lastPingAt"] == "1970-01-01T00:00:00.000Z"
+    assert record["lastSeenAt"] == record["updatedAt"] > registered["lastSeenAt"]
+
+
 def test_get_worker_answers_the_record_or_404(api: Api) -> None:
     """GET /workers/{uuid} answers the record of a known worker and 404 for an unknown one."""
     worker_id = api.register_worker("diag")

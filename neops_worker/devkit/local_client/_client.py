@@ -53,10 +53,15 @@ class DevClient:
         answer = self._call("Job submission", "POST", "/_dev/jobs", json=job.to_wire())
         return _parse(NewJobCreated.model_validate, answer, "Job submission").job_id
 
-    def jobs(self, status: str | None = None) -> list[DevJob]:
-        """Every job in queue order (``GET /_dev/jobs``), optionally only those in ``status``."""
-        params = {"status": status} if status else None
-        answer = self._call("Job listing", "GET", "/_dev/jobs", params=params)
+    def rollback(self, job_id: str) -> str:
+        """Have the engine roll back a failed job (``POST /_dev/jobs/{jobId}/rollback``); the new job's id."""
+        answer = self._call(f"Rollback of job {job_id}", "POST", f"/_dev/jobs/{job_id}/rollback")
+        return _parse(NewJobCreated.model_validate, answer, f"Rollback of job {job_id}").job_id
+
+    def jobs(self, status: str | None = None, run_id: str | None = None) -> list[DevJob]:
+        """Every job in queue order (``GET /_dev/jobs``), optionally only those in ``status`` or one run."""
+        params = {name: value for name, value in (("status", status), ("runId", run_id)) if value}
+        answer = self._call("Job listing", "GET", "/_dev/jobs", params=params or None)
         return _parse(_JOBS.validate_python, answer, "Job listing")
 
     def job(self, job_id: str) -> DevJobDetail:

@@ -1,4 +1,9 @@
-"""``submit``, ``jobs`` and ``workers``: operate a running local engine over HTTP (its ``/_dev/`` routes)."""
+"""``submit``, ``jobs`` and ``workers``: operate a running local engine over HTTP (its ``/_dev/`` routes).
+
+``submit BLOCK`` queues a job, a one-step run; ``submit --rollback-of JOB`` has the engine roll a failed
+job back later, as its remediation endpoint does. ``--wait`` follows the run to its end: retries of the
+job, rollback jobs, and the run's end state.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +23,21 @@ from neops_worker.cli.support import (
     ParamOption,
     ParamsFileOption,
     RunOnOption,
+    fail_usage,
     settings_or_exit,
     usage_errors,
 )
 from neops_worker.devkit.local_client._client import DevClient
-from neops_worker.devkit.local_client._render import jobs_table, print_job_result, workers_table
-from neops_worker.devkit.local_client._submit import JobInput, build_job, resolve_block, wait_for_result
-from neops_worker.devkit.local_engine.models import DevJobDetail, NewJob
+from neops_worker.devkit.local_client._render import jobs_table, print_job_result, print_run, workers_table
+from neops_worker.devkit.local_client._submit import (
+    JobInput,
+    build_job,
+    final_attempt,
+    resolve_block,
+    resolve_job_id,
+    wait_for_run,
+)
+from neops_worker.devkit.local_engine.models import DevJob, DevJobDetail, NewJob
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, EngineError, EngineRejected
 
 UrlOption = Annotated[
@@ -33,10 +46,24 @@ UrlOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
 BlockArgument = Annotated[
-    str,
-    typer.Argument(help="'package/name:1.2.3', or 'package/name' or a name registered exactly once."),
+    str | None,
+    typer.Argument(
+        help="'package/name:1.2.3', or 'package/name' or a name registered exactly once.", show_default=False
+    ),
 ]
-WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for the result; exit 1 if it failed.")]
+RollbackOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rollback-of",
+        help="Instead of BLOCK: roll back this failed execute job (its id, or the start of it) with its "
+        "parameters and context, as the engine's remediation does; reversible blocks only, again if asked.",
+        show_default=False,
+    ),
+]
+WaitOption = Annotated[
+    bool,
+    typer.Option("--wait", help="Wait for the run to end (retries, rollback); exit 1 if the job failed."),
+]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=0, help="With --wait: give up after this many seconds (0: never).")
 ]
@@ -50,8 +77,9 @@ LimitOption = Annotated[
 
 
 def submit_command(
-    block: BlockArgument,
+    block: BlockArgument = None,
     *,
+    rollback_of: RollbackOfOption = None,
     param: ParamOption = None,
     params_file: ParamsFileOption = None,
     context_file: ContextFileOption = None,
@@ -63,13 +91,14 @@ def submit_command(
     url: UrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Queue a job on the local engine and print its id; with --wait, wait for and print the result.
+    """Queue a job on the local engine and print its id; with --wait, wait for its run and print the result.
 
-    With --json: {"jobId": ...}, or with --wait the job with its stored result, as one JSON document.
+    With --json: {"jobId": ...}, or with --wait the job's last attempt with its stored result, as one
+    JSON document.
     """
     given = JobInput(param or [], params_file, context_file, job_type, run_on, entity_id)
     with _engine(url) as client:
-        job_id = client.add_job(_new_job(client, block, given))
+        job_id = _rollback(client, rollback_of, block, given) if rollback_of else _queue(client, block, given)
         if not wait:
             typer.echo(json.dumps({"jobId": job_id}) if as_json else job_id)
             return
@@ -92,16 +121,35 @@ def jobs_command(
 
 
 def workers_command(url: UrlOption = None, as_json: JsonOption = False) -> None:
-    """List the workers the engine knows: state, last ping, claimed jobs, registered blocks."""
+    """List the workers the engine knows: state, last seen, claimed jobs, blocks (how many reversible)."""
     with _engine(url) as client:
         workers = client.workers()
+        blocks = [] if as_json else client.function_blocks()
     if as_json:
         typer.echo(json.dumps([worker.to_wire() for worker in workers], indent=2))
     else:
-        _stdout().print(workers_table(workers))
+        _stdout().print(workers_table(workers, blocks))
 
 
 # --- shared ---------------------------------------------------------------------------------
+
+
+def _queue(client: DevClient, block: str | None, given: JobInput) -> str:
+    """Queue a job for ``block``; its id."""
+    if block is None:
+        raise fail_usage("name the block to run (BLOCK), or a failed job to roll back (--rollback-of)")
+    return client.add_job(_new_job(client, block, given))
+
+
+def _rollback(client: DevClient, given_id: str, block: str | None, given: JobInput) -> str:
+    """Have the engine roll back the failed job ``given_id`` (or the one its id starts with); the new id."""
+    if block is not None or not given.empty:
+        raise fail_usage(
+            "--rollback-of takes the failed job's block, parameters and context: give nothing else"
+        )
+    with usage_errors():
+        job_id = resolve_job_id(given_id, client.jobs())
+    return client.rollback(job_id)
 
 
 def _new_job(client: DevClient, block: str, given: JobInput) -> NewJob:
@@ -115,21 +163,25 @@ def _new_job(client: DevClient, block: str, given: JobInput) -> NewJob:
 
 
 def _await_result(client: DevClient, job_id: str, timeout: float, as_json: bool) -> int:
-    """Wait for the job's result and print it; the exit code says whether it succeeded."""
-    job = wait_for_result(client, job_id, timeout)
-    if job is None:
-        state = client.job(job_id).status
+    """Wait for the job's run to end and print its outcome; the exit code says whether the job succeeded."""
+    run = wait_for_run(client, job_id, timeout)
+    if run is None:
+        job = client.job(job_id)
+        state = f"{job.status}, run {job.run_state}"
         typer.echo(f"neops_worker: error: job {job_id} has no result after {timeout:g} s ({state})", err=True)
         return EXIT_FAILURE
-    _print_result(job, as_json)
-    return EXIT_OK if job.result_status in ("success", "success-ack") else EXIT_FAILURE
+    last = client.job(final_attempt(run, job_id).job_id)
+    _print_result(last, run, as_json)
+    return EXIT_OK if last.result_status in ("success", "success-ack") else EXIT_FAILURE
 
 
-def _print_result(job: DevJobDetail, as_json: bool) -> None:
+def _print_result(job: DevJobDetail, run: list[DevJob], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(job.to_wire(), indent=2))
-    else:
-        print_job_result(_stdout(), job)
+        return
+    console = _stdout()
+    print_job_result(console, job)
+    print_run(console, job, run)
 
 
 @contextlib.contextmanager

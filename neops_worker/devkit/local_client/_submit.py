@@ -1,10 +1,10 @@
-"""Submitting a job to the local engine: which block a name means, the job body, waiting for the result."""
+"""Submitting a job to the local engine: which block a name means, the job body, waiting for its run."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from neops_worker.devkit.jobinput import default_entity_id, load_context, parse_params
 from neops_worker.devkit.local_client._client import DevClient
-from neops_worker.devkit.local_engine.models import DevFunctionBlock, DevJobDetail, NewJob
+from neops_worker.devkit.local_engine.models import FINAL_RUN_STATES, DevFunctionBlock, DevJob, NewJob
 from neops_worker.engine.wire import canonical_fb_id
 from neops_worker.errors import ConfigurationError, describe_errors
 
@@ -39,6 +39,11 @@ class JobInput:
     job_type: str = "execute"
     run_on: str | None = None
     entity_id: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was given but the defaults."""
+        return not self.params and replace(self, params=()) == JobInput()
 
 
 def resolve_block(given: str, blocks: Sequence[DevFunctionBlock]) -> ResolvedBlock:
@@ -87,20 +92,48 @@ def build_job(block: ResolvedBlock, given: JobInput) -> NewJob:
         raise ConfigurationError(f"invalid job: {describe_errors(exc)}") from None
 
 
-def wait_for_result(
+def wait_for_run(
     client: DevClient, job_id: str, timeout_s: float, sleep: Callable[[float], None] = time.sleep
-) -> DevJobDetail | None:
-    """The job once it has a result; None if it has none after ``timeout_s`` (0: wait for ever)."""
+) -> list[DevJob] | None:
+    """The jobs of the job's run (retries, rollback jobs) once it has ended; None if it has not after
+    ``timeout_s`` (0: wait for ever)."""
     deadline = time.monotonic() + timeout_s if timeout_s > 0 else float("inf")
     pause = WAIT_FIRST_S
     while True:
         job = client.job(job_id)
-        if job.status == "pushed":
-            return job
+        if job.run_state in FINAL_RUN_STATES:
+            return client.jobs(run_id=job.run_id)
         if time.monotonic() + pause > deadline:
             return None
         sleep(pause)
         pause = min(pause * 2, WAIT_MAX_S)
 
 
-__all__ = ["JobInput", "ResolvedBlock", "build_job", "resolve_block", "wait_for_result"]
+def final_attempt(run: Sequence[DevJob], job_id: str) -> DevJob:
+    """The last attempt of ``job_id``: the job itself, or the retry that replaced it last."""
+    by_id = {job.job_id: job for job in run}
+    job = by_id[job_id]
+    while job.retried_by is not None and job.retried_by in by_id:
+        job = by_id[job.retried_by]
+    return job
+
+
+def resolve_job_id(given: str, jobs: Sequence[DevJob]) -> str:
+    """A job id, or the unique job whose id starts with ``given`` (the tables show 8 characters)."""
+    found = [job.job_id for job in jobs if job.job_id.startswith(given)]
+    if given in found or len(found) == 1:
+        return given if given in found else found[0]
+    if not found:
+        raise ConfigurationError(f"no job id is or starts with {given!r} (see 'neops_worker jobs')")
+    raise ConfigurationError(f"{given!r} starts {len(found)} job ids; give more of it")
+
+
+__all__ = [
+    "JobInput",
+    "ResolvedBlock",
+    "build_job",
+    "final_attempt",
+    "resolve_block",
+    "resolve_job_id",
+    "wait_for_run",
+]

@@ -1,9 +1,12 @@
 """The local engine: a stand-in for the neops 2.0 blackboard, for development, demos and tests.
 
 It is **not the production engine**. It speaks the worker-facing contract (same paths, camelCase
-JSON bodies and status codes), keeps workers, function blocks, jobs and results in a SQLite file,
-and adds development-only endpoints under ``/_dev/`` to queue jobs and look inside. It runs no
-workflows: jobs come only from ``POST /_dev/jobs`` (or :meth:`EngineStore.add_job`).
+JSON bodies and status codes) of client 0.43.0b8, or of 0.42.1 (``EngineOptions.contract``), keeps
+workers, function blocks, runs, jobs and results in a SQLite file, and adds development-only
+endpoints under ``/_dev/`` to queue jobs, roll failed ones back and look inside. It runs no
+workflows: jobs come only from ``POST /_dev/jobs`` (or :meth:`EngineStore.add_job`), each a one-step
+run that a 0.43 engine retries (pure or idempotent blocks) and rolls back (reversible blocks) as the
+contract's section 5.2 describes. Licence limits, body limits and the stuck-job timeout are options.
 
 Entry points:
 

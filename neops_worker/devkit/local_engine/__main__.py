@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from neops_worker.devkit.local_engine._deps import EngineDependencyError, require_engine_deps
-from neops_worker.devkit.local_engine.options import DEFAULT_ENGINE_VERSION, EngineOptions, default_db_path
+from neops_worker.devkit.local_engine.options import (
+    CONTRACTS,
+    OPTION_HELP,
+    EngineOptions,
+    default_db_path,
+    parse_size,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", default=str(default_db_path()), help="SQLite file, or :memory: (default: %(default)s)"
     )
     _add_heartbeat_options(parser, defaults)
-    parser.add_argument("--engine-version", default=DEFAULT_ENGINE_VERSION, help="what GET /version answers")
+    _add_contract_options(parser, defaults)
     parser.add_argument(
         "--incompatible", action="store_true", help="answer compatible: false to version checks"
     )
@@ -63,6 +69,30 @@ def _add_heartbeat_options(parser: argparse.ArgumentParser, defaults: EngineOpti
     parser.add_argument("--sweep-interval", type=float, default=None, help="seconds between worker sweeps")
 
 
+def _add_contract_options(parser: argparse.ArgumentParser, defaults: EngineOptions) -> None:
+    """The contract spoken, its retries, limits and timers (help shared with ``neops_worker engine``)."""
+    parser.add_argument(
+        "--contract", choices=CONTRACTS, default=defaults.contract, help=OPTION_HELP["contract"]
+    )
+    parser.add_argument("--engine-version", default=None, help=OPTION_HELP["engine_version"])
+    parser.add_argument(
+        "--max-retries", type=int, default=defaults.max_retries, help=OPTION_HELP["max_retries"]
+    )
+    parser.add_argument("--max-workers", type=int, default=None, help=OPTION_HELP["max_workers"])
+    parser.add_argument(
+        "--max-function-blocks", type=int, default=None, help=OPTION_HELP["max_function_blocks"]
+    )
+    parser.add_argument(
+        "--max-body-size", type=parse_size, default=defaults.max_body_size, help=OPTION_HELP["max_body_size"]
+    )
+    parser.add_argument(
+        "--stuck-job-timeout",
+        type=float,
+        default=defaults.stuck_job_timeout_s,
+        help=OPTION_HELP["stuck_job_timeout"],
+    )
+
+
 def options_from(args: argparse.Namespace) -> EngineOptions:
     """The engine options the parsed arguments ask for."""
     return EngineOptions(
@@ -70,9 +100,15 @@ def options_from(args: argparse.Namespace) -> EngineOptions:
         unreachable_after=args.unreachable_after,
         offline_after=args.offline_after,
         sweep_interval_s=args.sweep_interval,
+        contract=args.contract,
         engine_version=args.engine_version,
         compatible=not args.incompatible,
         deprecated=args.deprecated,
+        max_retries=args.max_retries,
+        max_workers=args.max_workers,
+        max_function_blocks=args.max_function_blocks,
+        max_body_size=args.max_body_size,
+        stuck_job_timeout_s=args.stuck_job_timeout,
     )
 
 

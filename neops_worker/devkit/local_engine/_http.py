@@ -1,7 +1,9 @@
 """Request parsing, error bodies and JSON responses shared by the contract and the development routes.
 
 Errors have the engine's (NestJS) shape, ``{"statusCode": 400, "message": [...], "error": "Bad Request"}``:
-``message`` is a list naming each invalid field for validation errors, a string otherwise.
+``message`` is a list naming each invalid field for validation errors, a string otherwise. A body over
+its route's limit is refused with 413 before it is read when its ``Content-Length`` says so, else as
+soon as the bytes read pass the limit; the server discards the rest unread.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from neops_worker.devkit.local_engine.options import format_size
 from neops_worker.errors import validation_problems
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -23,12 +26,21 @@ JSON_MEDIA_TYPE = "application/json"
 
 
 class ApiError(Exception):
-    """An answer other than success: status code and NestJS-style message."""
+    """An answer other than success: status code and NestJS-style message, or a body of its own."""
 
-    def __init__(self, status: int, message: str | list[str]) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str | list[str],
+        *,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.body = body
+        self.headers = headers
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -46,13 +58,33 @@ def error_body(status: int, message: str | list[str]) -> dict[str, Any]:
     return {"statusCode": status, "message": message, "error": HTTPStatus(status).phrase}
 
 
-async def parse_body(request: Request, model: type[Model]) -> Model:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, or 413 when it is over ``limit`` bytes (by ``Content-Length``, else as it comes)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(request, f"{int(declared)} bytes", limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(request, f"more than {limit} bytes", limit)
+    return bytes(body)
+
+
+def _too_large(request: Request, size: str, limit: int) -> ApiError:
+    return ApiError(
+        413, f"request entity too large: {size}, the limit of {request.url.path} is {format_size(limit)}"
+    )
+
+
+async def parse_body(request: Request, model: type[Model], limit: int) -> Model:
     """Validate the JSON body against ``model``: camelCase names only, no type coercion; 400 otherwise.
 
     Strictness is on purpose: the local engine should catch a worker that sends ``"1"`` for a number or
-    a snake_case field name, which the production engine would not accept either.
+    a snake_case field name, which the production engine would not accept either. A body over ``limit``
+    bytes is refused with 413.
     """
-    raw = await request.body()
+    raw = await read_body(request, limit)
     try:
         return model.model_validate_json(raw or b"{}", strict=True, by_name=False)
     except ValidationError as exc:
@@ -88,7 +120,9 @@ def query_choice(request: Request, name: str, allowed: tuple[str, ...]) -> str |
 async def api_error_handler(_request: Request, exc: Exception) -> Response:
     """Render an :class:`ApiError`."""
     assert isinstance(exc, ApiError)
-    return json_response(error_body(exc.status, exc.message), exc.status)
+    response = json_response(exc.body or error_body(exc.status, exc.message), exc.status)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

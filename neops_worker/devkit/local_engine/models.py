@@ -8,7 +8,7 @@ development-only endpoints, which are not part of the contract.
 from __future__ import annotations
 
 import re
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator
 
@@ -24,6 +24,7 @@ from neops_worker.engine.wire import (
     JobType,
     RunOn,
     WireModel,
+    WorkerRegistration,
     WorkerState,
     canonical_fb_id,
 )
@@ -31,8 +32,15 @@ from neops_worker.engine.wire import (
 #: The values of ``JobShowResultDto.status``, accepted by the ``status`` query filters.
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 
+#: Where a run stands: in progress (``RUNNING``, ``ROLLBACK``), or how it ended. ``COMPLETED`` and
+#: ``FAILED`` (0.42.1 mode) are the local engine's names; the ``FAILED_*`` ones are the engine's.
+RunState = Literal["RUNNING", "ROLLBACK", "COMPLETED", "FAILED", "FAILED_SAFE", "FAILED_UNSAFE"]
+FINAL_RUN_STATES: frozenset[RunState] = frozenset({"COMPLETED", "FAILED", "FAILED_SAFE", "FAILED_UNSAFE"})
+
 #: ``stepLabel`` as client 0.42.1 checks it (Python ``re``: pydantic's own engine lacks lookaheads).
 STEP_LABEL_PATTERN = re.compile(r"^(?!parameters$)(?!context$)(?!steps$)\w+$")
+#: ... and as 0.43 does: a letter or ``_`` first.
+STEP_LABEL_PATTERN_0_43 = re.compile(r"^(?!parameters$)(?!context$)(?!steps$)[A-Za-z_]\w*$")
 
 
 # --- contract DTOs as the engine sends or accepts them -----------------------------------------
@@ -49,6 +57,74 @@ class EngineJobDefinition(JobDefinition):
         body = super().to_wire()
         body["entityId"] = self.entity_id
         return body
+
+
+def _keep_nulls(model: WireModel, body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """``body`` with each of ``fields`` (snake_case) present, ``null`` included: required and nullable."""
+    for name in fields:
+        alias = model.__class__.model_fields[name].alias or name
+        body[alias] = model.model_dump(mode="json", include={name})[name]
+    return body
+
+
+class EngineWorker(WorkerRegistration):
+    """A worker record as the engine sends it (``WorkerRegistrationResponseDto``), in either contract."""
+
+    def for_contract(self, current: bool) -> dict[str, Any]:
+        """0.43: ``deletedAt`` always (required, nullable) and ``lastSeenAt``; 0.42.1: neither unless set."""
+        if current:
+            return _keep_nulls(self, self.to_wire(), ("deleted_at",))
+        body = self.to_wire()
+        body.pop("lastSeenAt", None)
+        return body
+
+
+#: ``JobShowResultDto`` fields 0.43 added, left out for a 0.42.1 engine.
+JOB_SHOW_0_43_FIELDS = (
+    "workflow_execution_id",
+    "entity_id",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+    "retry_count",
+    "canceled",
+    "result_message",
+)
+#: Those of them, and the worker's, that 0.43 requires and allows to be ``null``.
+JOB_SHOW_NULLABLE = ("worker_id", "worker_name", "entity_id", "started_at", "finished_at", "result_message")
+
+
+class EngineJobShow(WireModel):
+    """An element of the job listings (``JobShowResultDto``) as the engine sends it, in either contract."""
+
+    function_block_id: str
+    job_id: str
+    step_label: str | None = None
+    status: JobStatus | None = None
+    type: JobType
+    result_status: JobResultStatus | None = None
+    worker_id: str | None = None
+    worker_name: str | None = None
+    worker_deleted: bool = False
+    workflow_execution_id: str
+    entity_id: int | None = None
+    created_at: str
+    updated_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    retry_count: int = 0
+    #: Closed by the engine without a worker ever holding it: the local engine never does that.
+    canceled: bool = False
+    result_message: str | None = None
+
+    def for_contract(self, current: bool) -> dict[str, Any]:
+        """0.43: every field, the nullable ones as ``null``; 0.42.1: the fields it knew, unset ones out."""
+        if current:
+            return _keep_nulls(self, self.to_wire(), JOB_SHOW_NULLABLE)
+        return self.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude=set(JOB_SHOW_0_43_FIELDS)
+        )
 
 
 class ResultSubmission(WireModel):
@@ -131,7 +207,7 @@ class DevLogEntry(DevModel):
 
 
 class DevJob(DevModel):
-    """A row of ``GET /_dev/jobs``: the job's state, its worker, its timing and how often it was claimed."""
+    """A row of ``GET /_dev/jobs``: the job's state, worker, timing, claims, and its place in its run."""
 
     job_id: str
     function_block_id: str
@@ -145,11 +221,26 @@ class DevJob(DevModel):
     #: How many times a poll handed this job out; more than 1 only after a worker expired holding it.
     claims: int
     created_at: str
+    updated_at: str
     claimed_at: str | None
     finished_at: str | None
     duration_s: float | None
     result_status: JobResultStatus | None
     result_message: str | None
+    #: The result's ``retryable``, when it carried one.
+    retryable: bool | None
+    #: True when the engine failed the job itself (it stayed claimed past the stuck-job timeout).
+    failed_by_engine: bool
+    #: The run (``workflowExecutionId``) and where it stands: retries and rollback jobs share it.
+    run_id: str
+    run_state: RunState
+    #: 1 for the submitted job, 2 and up for its retries.
+    attempt: int
+    #: The failed job this retry replaces, and the retry that replaced this job.
+    retry_of: str | None
+    retried_by: str | None
+    #: The failed execute job this rollback job undoes.
+    rollback_of: str | None
 
 
 class DevJobDetail(DevJob):
@@ -171,8 +262,11 @@ class DevWorker(DevModel):
     state: WorkerState
     #: True once the worker timed out: its pings get 404 and it must register again.
     expired: bool
+    #: The last ping (the epoch once unregistered, as a 0.43 engine writes it).
     last_ping_at: str
-    last_ping_age_s: float
+    #: The last ping or the unregistration, and how long ago that was.
+    last_seen_at: str
+    last_seen_age_s: float
     created_at: str
     deleted_at: str | None
     function_blocks: list[str]
@@ -191,6 +285,10 @@ class DevFunctionBlock(DevModel):
     fb_type: str
     run_on: str | None
     description: str
+    #: The flags of the first registration, which decide retries and rollback of the block's jobs.
+    is_pure: bool = False
+    is_idempotent: bool = False
+    reversible: bool = False
     registered_at: str
     worker_ids: list[str]
     registration: dict[str, Any]

@@ -29,23 +29,37 @@ def engine_command(
     db_path: str | Path, host: str = "127.0.0.1", port: int = 0, options: EngineOptions | None = None
 ) -> list[str]:
     """The argument list that starts the local engine with these settings in a new interpreter."""
-    options = options or EngineOptions()
     command = [sys.executable, "-m", "neops_worker.devkit.local_engine", "--host", host, "--port", str(port)]
-    command += ["--db", str(db_path), "--heartbeat-interval", repr(options.heartbeat_interval_s)]
-    command += [
-        "--unreachable-after",
-        repr(options.unreachable_after),
-        "--offline-after",
-        repr(options.offline_after),
+    return [
+        *command,
+        "--db",
+        str(db_path),
+        "--log-level",
+        "warning",
+        *option_arguments(options or EngineOptions()),
     ]
-    command += ["--engine-version", options.engine_version, "--log-level", "warning"]
-    if options.sweep_interval_s is not None:
-        command += ["--sweep-interval", repr(options.sweep_interval_s)]
-    if not options.compatible:
-        command.append("--incompatible")
-    if options.deprecated:
-        command.append("--deprecated")
-    return command
+
+
+def option_arguments(options: EngineOptions) -> list[str]:
+    """The command-line options of ``python -m neops_worker.devkit.local_engine`` that give ``options``."""
+    arguments = [
+        f"--heartbeat-interval={options.heartbeat_interval_s}",
+        f"--unreachable-after={options.unreachable_after}",
+        f"--offline-after={options.offline_after}",
+        f"--contract={options.contract}",
+        f"--max-retries={options.max_retries}",
+        f"--max-body-size={options.max_body_size}",
+        f"--stuck-job-timeout={options.stuck_job_timeout_s}",
+    ]
+    optional = {
+        "--sweep-interval": options.sweep_interval_s,
+        "--engine-version": options.engine_version,
+        "--max-workers": options.max_workers,
+        "--max-function-blocks": options.max_function_blocks,
+    }
+    arguments += [f"{name}={value}" for name, value in optional.items() if value is not None]
+    flags = {"--incompatible": not options.compatible, "--deprecated": options.deprecated}
+    return arguments + [flag for flag, given in flags.items() if given]
 
 
 class EngineProcess:

@@ -1,4 +1,4 @@
-"""The local engine's state in one SQLite file: workers, function blocks, the job queue, results, logs.
+"""The local engine's state in one SQLite file: workers, function blocks, runs, the job queue, results, logs.
 
 sqlite3 only, no HTTP. Every write goes through one connection under one lock and, where it reads
 before it writes, inside ``BEGIN IMMEDIATE``; so a claim is atomic even when several processes share
@@ -6,8 +6,9 @@ the file. WAL with ``synchronous=NORMAL`` keeps commits cheap: a killed engine l
 committed, a power loss may lose the last transactions but never corrupts the file; the right trade
 for a development engine.
 
-Worker liveness is counted from ``max(last ping, store opened)``: after an engine restart every
+Worker liveness is counted from ``max(last seen, store opened)``: after an engine restart every
 worker that was alive gets a full offline period to ping again, since it could not reach a dead engine.
+What follows a job's end (a retry, a rollback job, the run's end state) is decided in :mod:`._runs`.
 """
 
 from __future__ import annotations
@@ -15,40 +16,42 @@ from __future__ import annotations
 import enum
 import heapq
 import json
+import logging
 import sqlite3
 import threading
 import time
 import uuid as uuid_module
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from neops_worker.devkit.local_engine import _rows as rows
+from neops_worker.devkit.local_engine import _runs as runs
 from neops_worker.devkit.local_engine import _schema as sql
+from neops_worker.devkit.local_engine._rows import iso
 from neops_worker.devkit.local_engine.models import (
     DevFunctionBlock,
     DevJob,
     DevJobDetail,
-    DevLogEntry,
     DevWorker,
     EngineJobDefinition,
+    EngineJobShow,
+    EngineWorker,
     NewJob,
     ResultSubmission,
 )
 from neops_worker.devkit.local_engine.options import EngineOptions
 from neops_worker.engine.wire import (
-    JobContextWire,
+    JobExecutionResult,
     JobLog,
     JobPoll,
-    JobShowResult,
     RegisterFunctionBlock,
     RegisterWorker,
-    WorkerRegistration,
 )
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], float]
-Row = tuple[Any, ...]
 
 #: Polls and pings sweep for silent workers at most this often; the background sweep does the rest.
 SWEEP_GAP_S = 0.02
@@ -60,6 +63,8 @@ class ResultOutcome(enum.Enum):
     ACCEPTED = "accepted"
     UNKNOWN_JOB = "unknown job"
     ALREADY_HAS_RESULT = "already has a result"
+    #: The engine failed the job itself before the result came (stuck-job timeout).
+    FAILED_BY_ENGINE = "failed by the engine"
 
 
 class RegistrationOutcome(enum.Enum):
@@ -74,13 +79,24 @@ class StoreSchemaError(RuntimeError):
     """The database file was written by an incompatible version of the local engine."""
 
 
-def iso(epoch: float) -> str:
-    """Epoch seconds as the engine writes timestamps: ISO 8601, milliseconds, ``Z``."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+class LicenceLimitReached(Exception):
+    """A registration would exceed a licence limit of the engine's options."""
+
+    def __init__(self, quota: str, current: int, maximum: int) -> None:
+        super().__init__(f"licence limit {quota} reached: {current} of {maximum}")
+        #: ``workers`` or ``functionBlocks`` (``LicenseQuotaName``).
+        self.quota = quota
+        self.current = current
+        self.maximum = maximum
 
 
-def _iso_or_none(epoch: float | None) -> str | None:
-    return None if epoch is None else iso(epoch)
+class RemediationRefused(Exception):
+    """A rollback of a job was asked for and cannot be made; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 def connect(db_path: str | Path) -> sqlite3.Connection:
@@ -94,7 +110,7 @@ def connect(db_path: str | Path) -> sqlite3.Connection:
 
 
 class EngineStore:
-    """Workers, function blocks, jobs and results of the local engine; thread-safe, one connection."""
+    """Workers, function blocks, runs, jobs and results of the local engine; thread-safe, one connection."""
 
     def __init__(self, conn: sqlite3.Connection, options: EngineOptions, clock: Clock = time.time) -> None:
         self._conn = conn
@@ -103,6 +119,7 @@ class EngineStore:
         self._lock = threading.Lock()
         self._opened_at = clock()
         self._last_sweep = float("-inf")
+        self._last_stuck_check = float("-inf")
 
     @classmethod
     def open(
@@ -139,12 +156,22 @@ class EngineStore:
                 raise
             self._conn.execute("COMMIT")
 
-    # --- worker liveness ------------------------------------------------------------------
+    # --- the sweep: silent workers, stuck jobs --------------------------------------------------
 
-    def sweep(self) -> list[str]:
-        """Mark silent workers unreachable, expire long-silent ones and re-queue their jobs."""
+    def sweep(self, force: bool = False) -> list[str]:
+        """Expire silent workers (re-queuing their jobs) and fail stuck jobs; the expired workers' ids.
+
+        Stuck jobs are looked for every ``stuck_check_interval_s``, or now with ``force``.
+        """
         with self._write() as db:
-            return self._sweep(db, self._clock())
+            now = self._clock()
+            expired = self._sweep(db, now)
+            if self._options.stuck_job_timeout_s and (
+                force or now - self._last_stuck_check >= self._options.stuck_check_interval_s
+            ):
+                self._last_stuck_check = now
+                self._fail_stuck_jobs(db, now)
+            return expired
 
     def _sweep(self, db: sqlite3.Connection, now: float) -> list[str]:
         self._last_sweep = now
@@ -153,7 +180,7 @@ class EngineStore:
         if self._opened_at < cutoff:
             db.execute(
                 "UPDATE workers SET state = 'unreachable', updated_at = ? "
-                "WHERE state = 'online' AND deleted_at IS NULL AND last_ping_at < ?",
+                "WHERE state = 'online' AND deleted_at IS NULL AND last_seen_at < ?",
                 (now, cutoff),
             )
         return expired
@@ -162,17 +189,30 @@ class EngineStore:
         cutoff = now - self._options.offline_after_s
         if self._opened_at >= cutoff:
             return []
-        rows = db.execute(
-            "SELECT uuid FROM workers WHERE deleted_at IS NULL AND last_ping_at < ?", (cutoff,)
+        found = db.execute(
+            "SELECT uuid FROM workers WHERE deleted_at IS NULL AND last_seen_at < ?", (cutoff,)
         ).fetchall()
-        for (worker_id,) in rows:
+        for (worker_id,) in found:
             db.execute(
                 "UPDATE workers SET state = 'offline', deleted_at = ?, updated_at = ? WHERE uuid = ?",
                 (now, now, worker_id),
             )
             # The worker is gone with its claim: hand the job to the next poller.
-            db.execute(sql.REQUEUE_JOBS_OF, (worker_id,))
-        return [worker_id for (worker_id,) in rows]
+            db.execute(sql.REQUEUE_JOBS_OF, (now, worker_id))
+        return [worker_id for (worker_id,) in found]
+
+    def _fail_stuck_jobs(self, db: sqlite3.Connection, now: float) -> None:
+        """Fail every job claimed longer than the stuck-job timeout ago, as the engine's cleanup does."""
+        timeout = self._options.stuck_job_timeout_s
+        for job_id, worker_id, claimed_at in db.execute(sql.STUCK_JOBS, (now - timeout,)).fetchall():
+            message = (
+                f"Failed by the engine: claimed by worker {worker_id} at {iso(claimed_at)} and no result "
+                f"within the stuck-job timeout of {timeout:g} s"
+            )
+            result = JobExecutionResult(success=False, message=message)
+            stuck = ResultSubmission(job_execution_id=job_id, status="failed", result=result)
+            self._accept(db, stuck, now, by_engine=True)
+            log.warning("Job %s: %s; a result pushed later gets 409", job_id, message)
 
     def _sweep_if_due(self, db: sqlite3.Connection, now: float) -> None:
         """Sweep unless one ran in the last :data:`SWEEP_GAP_S`: the hot paths should not sweep every time."""
@@ -191,17 +231,17 @@ class EngineStore:
 
     # --- workers ------------------------------------------------------------------------------
 
-    def register_worker(self, request: RegisterWorker) -> WorkerRegistration:
-        """Create a worker record, online as of now, under a fresh UUID."""
+    def register_worker(self, request: RegisterWorker) -> EngineWorker:
+        """Create a worker record, online as of now, under a fresh UUID; LicenceLimitReached if full."""
         worker_id = str(uuid_module.uuid4())
         now = self._clock()
         with self._write() as db:
-            db.execute(
-                sql.INSERT_WORKER,
-                (worker_id, request.version, request.name, request.ip_address, now, now, now),
-            )
-            row = db.execute(sql.GET_WORKER, (worker_id,)).fetchone()
-        return _worker(row)
+            if self._options.max_workers is not None:
+                self._sweep(db, now)  # an expired worker no longer takes a slot
+                _check_quota(db, "workers", sql.COUNT_WORKERS, self._options.max_workers)
+            db.execute(sql.INSERT_WORKER, (worker_id, request.version, request.name, request.ip_address, now))
+            [row] = rows.named(db.execute(sql.GET_WORKER, (worker_id,)))
+        return rows.worker(row)
 
     def ping(self, worker_id: str) -> bool:
         """Record a heartbeat (bringing an unregistered worker back); False if unknown or expired."""
@@ -211,62 +251,69 @@ class EngineStore:
             if not self._live(db, worker_id, now):
                 return False
             db.execute(
-                "UPDATE workers SET state = 'online', last_ping_at = ?, updated_at = ? WHERE uuid = ?",
-                (now, now, worker_id),
+                "UPDATE workers SET state = 'online', last_ping_at = ?1, last_seen_at = ?1, updated_at = ?1 "
+                "WHERE uuid = ?2",
+                (now, worker_id),
             )
             return True
 
     def unregister(self, worker_id: str) -> bool:
-        """Mark the worker offline, keeping its record; False if unknown or expired."""
+        """Mark the worker offline, keeping its record; False if unknown or expired.
+
+        A 0.43 engine writes the epoch into ``lastPingAt`` (``lastSeenAt`` keeps the time); liveness
+        counts from the unregistration either way.
+        """
         with self._write() as db:
             now = self._clock()
             if not self._live(db, worker_id, now):
                 return False
-            db.execute(
-                "UPDATE workers SET state = 'offline', updated_at = ? WHERE uuid = ?", (now, worker_id)
-            )
+            db.execute(sql.UNREGISTER[self._options.current], (now, worker_id))
             return True
 
-    def get_worker(self, worker_id: str, find_deleted: bool = False) -> WorkerRegistration | None:
+    def get_worker(self, worker_id: str, find_deleted: bool = False) -> EngineWorker | None:
         """The worker's record; expired workers only with ``find_deleted``."""
         with self._write() as db:
             self._sweep(db, self._clock())
-            row = db.execute(sql.GET_WORKER, (worker_id,)).fetchone()
-        if row is None or (row[8] is not None and not find_deleted):
+            found = rows.named(db.execute(sql.GET_WORKER, (worker_id,)))
+        if not found or (found[0]["deleted_at"] is not None and not find_deleted):
             return None
-        return _worker(row)
+        return rows.worker(found[0])
 
-    def list_workers(self, find_deleted: bool = False, online_only: bool = False) -> list[WorkerRegistration]:
+    def list_workers(self, find_deleted: bool = False, online_only: bool = False) -> list[EngineWorker]:
         """Every worker in registration order; expired ones only with ``find_deleted``."""
         with self._write() as db:
             self._sweep(db, self._clock())
-            rows = db.execute(sql.LIST_WORKERS, (int(online_only), int(find_deleted))).fetchall()
-        return [_worker(row) for row in rows]
+            found = rows.named(db.execute(sql.LIST_WORKERS, (int(online_only), int(find_deleted))))
+        return [rows.worker(row) for row in found]
 
     def worker_function_blocks(self, worker_id: str) -> list[str] | None:
         """The string ids of the blocks linked to a live worker; None if it is unknown or expired."""
         with self._write() as db:
             if not self._live(db, worker_id, self._clock()):
                 return None
-            rows = db.execute(
+            linked = db.execute(
                 "SELECT fb_id FROM fb_workers WHERE worker_id = ? ORDER BY fb_id", (worker_id,)
             ).fetchall()
-        return [fb_id for (fb_id,) in rows]
+        return [fb_id for (fb_id,) in linked]
 
     # --- function blocks --------------------------------------------------------------------
 
     def register_function_block(self, request: RegisterFunctionBlock) -> RegistrationOutcome:
-        """Store the block unless its package/name/version exists; link it to ``workerId`` either way."""
-        fb_id = request.fb_id
+        """Store the block unless its package/name/version exists; link it to ``workerId`` either way.
+
+        A block whose package and name are new takes a licence slot: LicenceLimitReached when none is left.
+        """
         with self._write() as db:
             now = self._clock()
             if request.worker_id is not None and not self._live(db, request.worker_id, now):
                 return RegistrationOutcome.UNKNOWN_WORKER
+            if db.execute(sql.BLOCK_NAME_KNOWN, (request.package, request.name)).fetchone() is None:
+                _check_quota(db, "functionBlocks", sql.COUNT_BLOCKS, self._options.max_function_blocks)
             created = _insert_function_block(db, request, now)
             if request.worker_id is not None:
                 db.execute(
                     "INSERT OR IGNORE INTO fb_workers (worker_id, fb_id, linked_at) VALUES (?, ?, ?)",
-                    (request.worker_id, fb_id, now),
+                    (request.worker_id, request.fb_id, now),
                 )
         return RegistrationOutcome.CREATED if created else RegistrationOutcome.ALREADY_REGISTERED
 
@@ -289,124 +336,189 @@ class EngineStore:
                 for row in db.execute("SELECT fb_id FROM fb_workers WHERE worker_id = ?", (poll.worker_id,))
             }
             seqs = _pick_pending(db, sorted(wanted & linked), poll.limit)
-            rows = (
+            claimed = (
                 db.execute(sql.claim(len(seqs)), sql.claim_args(poll.worker_id, now, seqs)).fetchall()
                 if seqs
                 else []
             )
-        return [_job_definition(row) for row in sorted(rows)]
+        return [rows.job_definition(row) for row in sorted(claimed)]
 
     def submit_result(self, submission: ResultSubmission) -> ResultOutcome:
-        """Keep the first result of a job; a second one is refused."""
-        body = json.dumps(submission.to_wire())
-        job_id = submission.job_execution_id
-        with self._lock:
-            cursor = self._conn.execute(
-                sql.ACCEPT_RESULT,
-                (submission.status, submission.result.message, body, self._clock(), job_id),
-            )
-            if cursor.rowcount == 1:
+        """Keep the first result of a job (and retry, roll back or end its run); a second one is refused."""
+        with self._write() as db:
+            if self._accept(db, submission, self._clock(), by_engine=False):
                 return ResultOutcome.ACCEPTED
-            exists = self._conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-        return ResultOutcome.ALREADY_HAS_RESULT if exists else ResultOutcome.UNKNOWN_JOB
+            found = db.execute(sql.RESULT_REFUSAL, (submission.job_execution_id,)).fetchone()
+        if found is None:
+            return ResultOutcome.UNKNOWN_JOB
+        return ResultOutcome.FAILED_BY_ENGINE if found[0] else ResultOutcome.ALREADY_HAS_RESULT
 
-    def add_log(self, log: JobLog) -> None:
+    def _accept(
+        self, db: sqlite3.Connection, submission: ResultSubmission, now: float, by_engine: bool
+    ) -> bool:
+        """Store the result unless the job has one, then settle its run; whether it was stored."""
+        retryable = submission.result.retryable
+        accepted = db.execute(
+            sql.ACCEPT_RESULT,
+            (submission.status, submission.result.message, None if retryable is None else int(retryable),
+             json.dumps(submission.to_wire()), now, int(by_engine), submission.job_execution_id),
+        ).fetchone()  # fmt: skip
+        if accepted is None:
+            return False
+        job_id, job_type, fb_id, run_id, attempt, rollback_of = accepted
+        succeeded = submission.status in ("success", "success-ack")
+        ended = runs.EndedJob(job_id, job_type, fb_id, run_id, attempt, rollback_of, succeeded, retryable)
+        runs.settle(db, ended, self._options, now)
+        return True
+
+    def add_log(self, log_line: JobLog) -> None:
         """Store one job log line (for any job id: log pushes are best effort on the worker's side)."""
         with self._lock:
             self._conn.execute(
                 sql.INSERT_LOG,
-                (log.job_id, log.workflow_id, log.function_block_id, log.log_level, log.log_entry,
-                 log.timestamp, self._clock()),
+                (log_line.job_id, log_line.workflow_id, log_line.function_block_id, log_line.log_level,
+                 log_line.log_entry, log_line.timestamp, self._clock()),
             )  # fmt: skip
 
-    def list_jobs(self, status: str | None = None, worker_id: str | None = None) -> list[JobShowResult]:
+    def list_jobs(self, status: str | None = None, worker_id: str | None = None) -> list[EngineJobShow]:
         """Jobs in queue order as ``JobShowResultDto``, filtered by status and assigned worker."""
         with self._lock:
-            rows = self._conn.execute(sql.SHOW_JOBS, (status, worker_id, None)).fetchall()
-        return [_show(row) for row in rows]
+            found = rows.named(self._conn.execute(sql.SHOW_JOBS, (status, worker_id, None, None)))
+        return [rows.job_show(row) for row in found]
 
-    def active_jobs(self) -> list[JobShowResult]:
+    def active_jobs(self) -> list[EngineJobShow]:
         """Pending and polled jobs, and pushed ones finished within ``active_window_s``."""
         since = self._clock() - self._options.active_window_s
         with self._lock:
-            rows = self._conn.execute(sql.SHOW_ACTIVE_JOBS, (since,)).fetchall()
-        return [_show(row) for row in rows]
+            found = rows.named(self._conn.execute(sql.SHOW_ACTIVE_JOBS, (since,)))
+        return [rows.job_show(row) for row in found]
 
-    # --- development views ------------------------------------------------------------------
+    # --- development views and actions --------------------------------------------------------
 
     def add_job(self, job: NewJob) -> str | None:
-        """Put a pending job at the end of the queue; its id, or None if that id is taken."""
+        """Queue a pending job, a run of its own, at the end; its id, or None if that id is taken."""
         job_id = job.job_id or str(uuid_module.uuid4())
+        run_id = str(uuid_module.uuid4())
         context = json.dumps(job.context.model_dump(mode="json", by_alias=True))
-        with self._lock:
+        with self._write() as db:
+            now = self._clock()
             try:
-                self._conn.execute(
+                db.execute(
                     sql.INSERT_JOB,
                     (job_id, job.function_block_id, job.type, job.run_on, job.entity_id, job.step_label,
-                     json.dumps(job.parameters), context, self._clock()),
+                     json.dumps(job.parameters), context, run_id, now),
                 )  # fmt: skip
             except sqlite3.IntegrityError:
                 return None
+            db.execute(sql.INSERT_RUN, (run_id, now))
         return job_id
+
+    def add_rollback(self, job_id: str) -> str:
+        """A rollback job undoing the failed execute job ``job_id`` (remediation); its new id.
+
+        As the engine's remediation endpoint: only for a reversible block, as often as asked, with the
+        failed job's parameters and context. RemediationRefused says why not.
+        """
+        with self._write() as db:
+            found = rows.named(db.execute(sql.DEV_JOB, (job_id,)))
+            if not found:
+                raise RemediationRefused(404, f"Job {job_id} not found")
+            job = rows.dev_job(found[0])
+            _check_rollback(job, runs.block_flags(db, job.function_block_id), self._options.current)
+            now = self._clock()
+            rollback_id = runs.add_follow_up(db, job_id, "rollback", now, rollback_of=job_id)
+            db.execute(sql.SET_RUN_STATE, ("ROLLBACK", now, job.run_id))
+        log.info("Rollback job %s created on request, undoing failed job %s", rollback_id, job_id)
+        return rollback_id
 
     def get_job(self, job_id: str) -> DevJobDetail | None:
         """One job with its input, the full stored result and its log lines; None if unknown."""
         with self._lock:
-            row = self._conn.execute(sql.DEV_JOB, (job_id,)).fetchone()
-            logs = self._conn.execute(sql.SELECT_LOGS, (job_id,)).fetchall()
-        if row is None:
-            return None
-        return DevJobDetail(
-            **_dev_job_fields(row),
-            parameters=json.loads(row[15]),
-            context=json.loads(row[16]),
-            result=None if row[17] is None else json.loads(row[17]),
-            logs=[_log_entry(log) for log in logs],
-        )
+            found = rows.named(self._conn.execute(sql.DEV_JOB, (job_id,)))
+            logs = rows.named(self._conn.execute(sql.SELECT_LOGS, (job_id,)))
+        return rows.dev_job_detail(found[0], logs) if found else None
 
     def dev_jobs(
-        self, status: str | None = None, function_block_id: str | None = None, worker_id: str | None = None
+        self,
+        status: str | None = None,
+        function_block_id: str | None = None,
+        worker_id: str | None = None,
+        run_id: str | None = None,
     ) -> list[DevJob]:
-        """Jobs in queue order with state, worker, claims, timing and result message."""
+        """Jobs in queue order with state, worker, claims, timing, result message and run."""
         with self._lock:
-            rows = self._conn.execute(sql.DEV_JOBS, (status, worker_id, function_block_id)).fetchall()
-        return [DevJob(**_dev_job_fields(row)) for row in rows]
+            found = rows.named(
+                self._conn.execute(sql.DEV_JOBS, (status, worker_id, function_block_id, run_id))
+            )
+        return [rows.dev_job(row) for row in found]
 
     def dev_workers(self) -> list[DevWorker]:
         """Every worker ever registered, expired ones included, with its blocks and claimed jobs."""
         with self._write() as db:
             now = self._clock()
             self._sweep(db, now)
-            rows = db.execute(sql.DEV_WORKERS).fetchall()
-        return [_dev_worker(row, now) for row in rows]
+            found = rows.named(db.execute(sql.DEV_WORKERS))
+        return [rows.dev_worker(row, now) for row in found]
 
     def dev_function_blocks(self) -> list[DevFunctionBlock]:
-        """Every registered function block with the workers linked to it."""
+        """Every registered function block with its flags and the workers linked to it."""
         with self._lock:
-            rows = self._conn.execute(sql.DEV_FUNCTION_BLOCKS).fetchall()
-        return [_dev_function_block(row) for row in rows]
+            found = rows.named(self._conn.execute(sql.DEV_FUNCTION_BLOCKS))
+        return [rows.dev_function_block(row) for row in found]
 
 
-# --- helpers: SQL -------------------------------------------------------------------------------
+# --- helpers ------------------------------------------------------------------------------------
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Create the tables, or check that an existing file has our schema version."""
-    conn.executescript(sql.DDL)  # every statement is CREATE ... IF NOT EXISTS
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(sql.SCHEMA_VERSION),)
     )
     (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if int(version) != sql.SCHEMA_VERSION:
-        raise StoreSchemaError(f"database schema version {version}, this engine needs {sql.SCHEMA_VERSION}")
+        raise StoreSchemaError(
+            f"database schema version {version}, this engine needs {sql.SCHEMA_VERSION}: "
+            "use another --db file, or delete this one (its state is lost)"
+        )
+    conn.executescript(sql.DDL)  # every statement is CREATE ... IF NOT EXISTS
+
+
+def _check_quota(db: sqlite3.Connection, quota: str, count: str, maximum: int | None) -> None:
+    """Raise LicenceLimitReached when ``count`` is already at ``maximum`` (None: no limit)."""
+    if maximum is None:
+        return
+    (current,) = db.execute(count).fetchone()
+    if current >= maximum:
+        raise LicenceLimitReached(quota, current, maximum)
+
+
+def _check_rollback(job: DevJob, flags: runs.BlockFlags, current: bool) -> None:
+    """RemediationRefused unless ``job`` is a failed execute job of a reversible block on a 0.43 engine."""
+    if not current:
+        raise RemediationRefused(400, "This engine speaks contract 0.42.1, which has no remediation rollback")
+    if job.type != "execute":
+        raise RemediationRefused(
+            400, f"Job {job.job_id} is a {job.type} job: only execute jobs are rolled back"
+        )
+    if job.result_status not in ("failed", "failed-ack"):
+        state = job.result_status or job.status
+        raise RemediationRefused(409, f"Job {job.job_id} has not failed ({state}): nothing to roll back")
+    if not flags.reversible:
+        raise RemediationRefused(
+            400,
+            f"Function block {job.function_block_id} is not registered reversible: the engine rolls back "
+            "only reversible blocks",
+        )
 
 
 def _insert_function_block(db: sqlite3.Connection, request: RegisterFunctionBlock, now: float) -> bool:
     cursor = db.execute(
         sql.INSERT_FUNCTION_BLOCK,
         (request.fb_id, request.package, request.name, request.major_version, request.minor_version,
-         request.patch_version, request.fb_type, request.run_on, request.description,
-         json.dumps(request.to_wire()), now),
+         request.patch_version, request.fb_type, request.run_on, request.description, bool(request.is_pure),
+         bool(request.is_idempotent), bool(request.reversible), json.dumps(request.to_wire()), now),
     )  # fmt: skip
     return cursor.rowcount == 1
 
@@ -418,120 +530,3 @@ def _pick_pending(db: sqlite3.Connection, fb_ids: Sequence[str], limit: int | No
     if limit is None:
         return sorted(candidates)
     return heapq.nsmallest(limit, candidates)
-
-
-# --- helpers: rows to models --------------------------------------------------------------------
-
-
-def _worker(row: Row) -> WorkerRegistration:
-    uuid, version, name, ip_address, state, last_ping_at, created_at, updated_at, deleted_at = row
-    return WorkerRegistration(
-        uuid=uuid,
-        version=version,
-        name=name,
-        ip_address=ip_address,
-        state=state,
-        last_ping_at=iso(last_ping_at),
-        created_at=iso(created_at),
-        updated_at=iso(updated_at),
-        deleted_at=_iso_or_none(deleted_at),
-    )
-
-
-def _job_definition(row: Row) -> EngineJobDefinition:
-    _seq, job_id, fb_id, step_label, parameters, context, job_type, run_on, entity_id = row
-    return EngineJobDefinition(
-        function_block_id=fb_id,
-        job_id=job_id,
-        step_label=step_label,
-        parameters=json.loads(parameters),
-        context=JobContextWire.model_validate_json(context),
-        type=job_type,
-        run_on=run_on,
-        entity_id=entity_id,
-    )
-
-
-def _show(row: Row) -> JobShowResult:
-    fb_id, job_id, step_label, status, job_type, result_status, worker_id, worker_name, deleted = row
-    return JobShowResult(
-        function_block_id=fb_id,
-        job_id=job_id,
-        step_label=step_label,
-        status=status,
-        type=job_type,
-        result_status=result_status,
-        worker_id=worker_id,
-        worker_name=worker_name,
-        worker_deleted=bool(deleted),
-    )
-
-
-def _dev_job_fields(row: Row) -> dict[str, Any]:
-    claimed_at, finished_at = row[11], row[12]
-    duration = None if claimed_at is None or finished_at is None else round(finished_at - claimed_at, 6)
-    return {
-        "job_id": row[0],
-        "function_block_id": row[1],
-        "type": row[2],
-        "run_on": row[3],
-        "entity_id": row[4],
-        "step_label": row[5],
-        "status": row[6],
-        "worker_id": row[7],
-        "worker_name": row[8],
-        "claims": row[9],
-        "created_at": iso(row[10]),
-        "claimed_at": _iso_or_none(claimed_at),
-        "finished_at": _iso_or_none(finished_at),
-        "duration_s": duration,
-        "result_status": row[13],
-        "result_message": row[14],
-    }
-
-
-def _log_entry(row: Row) -> DevLogEntry:
-    workflow_id, function_block_id, log_level, log_entry, timestamp, received_at = row
-    return DevLogEntry(
-        workflow_id=workflow_id,
-        function_block_id=function_block_id,
-        log_level=log_level,
-        log_entry=log_entry,
-        timestamp=timestamp,
-        received_at=iso(received_at),
-    )
-
-
-def _dev_worker(row: Row, now: float) -> DevWorker:
-    registration = _worker(row[:9])
-    return DevWorker(
-        uuid=registration.uuid,
-        name=registration.name,
-        version=registration.version,
-        ip_address=registration.ip_address,
-        state=registration.state,
-        expired=row[8] is not None,
-        last_ping_at=registration.last_ping_at,
-        last_ping_age_s=round(now - row[5], 3),
-        created_at=registration.created_at,
-        deleted_at=registration.deleted_at,
-        function_blocks=sorted(json.loads(row[9])),
-        claimed_jobs=row[10],
-    )
-
-
-def _dev_function_block(row: Row) -> DevFunctionBlock:
-    return DevFunctionBlock(
-        function_block_id=row[0],
-        package=row[1],
-        name=row[2],
-        major_version=row[3],
-        minor_version=row[4],
-        patch_version=row[5],
-        fb_type=row[6],
-        run_on=row[7],
-        description=row[8],
-        registered_at=iso(row[9]),
-        registration=json.loads(row[10]),
-        worker_ids=sorted(json.loads(row[11])),
-    )
