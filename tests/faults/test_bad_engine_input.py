@@ -16,7 +16,7 @@ import pytest
 from tests.faults.conftest import FAST, FaultyEngine
 from tests.faults.faultkit import Action, Answer, Call, FaultLayer, Rewrite, engine_behind
 from tests.faults.helpers import add_jobs, assert_exactly_once, job_rows, starts, wait_all_pushed
-from tests.integration.support import WorkerProcess, job
+from tests.integration.support import EXAMPLES_REGISTERED, WorkerProcess, job
 
 Corruption = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -264,7 +264,7 @@ def test_malformed_answers_at_start(
     faulty.layer.plan = lambda call: Answer(201, answer) if call.path == path else None
     worker = start_worker(faulty.url)
     if code == 0:
-        worker.wait_for_log("Registered 4 function block(s)")
+        worker.wait_for_log(EXAMPLES_REGISTERED)
         worker.signal(signal.SIGTERM)
     assert worker.wait(20) == code, worker.log
     assert expected in worker.log

@@ -21,6 +21,8 @@ from tests.faults.faultkit import Answer, ASGIApp, Call, Exchange, FaultLayer, P
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "function_blocks"
+#: What a worker on the bundled examples logs once every block is registered.
+EXAMPLES_REGISTERED = "Registered 5 function block(s)"
 WORKER_COMMAND = worker_command()
 
 #: A fault decides per request: None lets it through, (status, json body) answers instead.

@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.contract import assert_sent_body
 from tests.integration.conftest import EngineUnderTest
-from tests.integration.support import WorkerProcess, add_job, job, wait_until, workers
+from tests.integration.support import EXAMPLES_REGISTERED, WorkerProcess, add_job, job, wait_until, workers
 
 ECHO = "fb.examples.neops/echo:1.0.0"
 SLEEP = "fb.examples.neops/sleep:1.0.0"
@@ -86,7 +86,7 @@ def test_every_request_validates_against_the_contract(engine: EngineUnderTest, s
 def test_idle_worker_stops_on_sigint(engine: EngineUnderTest, start_worker: Any) -> None:
     """An idle worker stops at once on SIGINT: unregistered, exit 0."""
     worker = start_worker(engine.url)
-    worker.wait_for_log("Registered 4 function block(s)")
+    worker.wait_for_log(EXAMPLES_REGISTERED)
     worker.signal(signal.SIGINT)
     assert worker.wait(10) == 0
     assert "Received SIGINT. Shutting down..." in worker.log
@@ -132,7 +132,7 @@ def test_heartbeat_goes_on_during_a_blocking_job(engine: EngineUnderTest, start_
 def test_ping_404_reregisters_and_keeps_working(engine: EngineUnderTest, start_worker: Any) -> None:
     """On 404 the worker registers again under a new id, re-registers its blocks and keeps taking jobs."""
     worker = start_worker(engine.url)
-    worker.wait_for_log("Registered 4 function block(s)")
+    worker.wait_for_log(EXAMPLES_REGISTERED)
     expired = {"done": False}
 
     def expire_once(method: str, path: str) -> tuple[int, Any] | None:
@@ -201,21 +201,21 @@ def test_incompatible_engine_stops_the_worker(engine: EngineUnderTest, start_wor
 def test_rejected_registration_shows_the_engine_message(engine: EngineUnderTest, start_worker: Any) -> None:
     """A permanent 4xx at registration stops at once with the engine's message: exit 1."""
     engine.recorder.fault = lambda method, path: (
-        (403, {"statusCode": 403, "error": "LicenseLimitExceeded", "message": "Worker limit of 2 reached"})
+        (400, {"statusCode": 400, "error": "Bad Request", "message": "ipAddress must be an IP address"})
         if path == "/workers/register"
         else None
     )
     worker = start_worker(engine.url)
     assert worker.wait(20) == 1
     assert "Worker registration failed" in worker.log
-    assert "Worker limit of 2 reached" in worker.log
+    assert "ipAddress must be an IP address" in worker.log
     assert len(engine.recorder.matching("POST", "/workers/register")) == 1
 
 
 def test_reregistration_is_retried_until_accepted(engine: EngineUnderTest, start_worker: Any) -> None:
     """After a 404 a refused re-registration is tried again at the next heartbeat; then work goes on."""
     worker = start_worker(engine.url)
-    worker.wait_for_log("Registered 4 function block(s)")
+    worker.wait_for_log(EXAMPLES_REGISTERED)
     state = {"expired": False, "refused": 0}
 
     def expire_then_refuse_once(method: str, path: str) -> tuple[int, Any] | None:
