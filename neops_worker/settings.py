@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     blackboard_token: SecretStr | None = Field(
         default=None, description="Bearer token sent to the engine (never logged)."
     )
+    blackboard_token_file: Path | None = Field(
+        default=None,
+        description="File holding the bearer token (its first line), instead of BLACKBOARD_TOKEN: a "
+        "mounted secret, say.",
+    )
     blackboard_ca_bundle: Path | None = Field(
         default=None, description="CA bundle (PEM) to verify the engine's certificate with."
     )
@@ -177,7 +182,14 @@ class Settings(BaseSettings):
             return {"true": "always", "1": "always", "false": "never", "0": "never"}.get(lowered, lowered)
         return value
 
-    @field_validator("worker_name", "worker_ip_address", "blackboard_ca_bundle", "health_port", mode="before")
+    @field_validator(
+        "worker_name",
+        "worker_ip_address",
+        "blackboard_ca_bundle",
+        "blackboard_token_file",
+        "health_port",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -187,6 +199,7 @@ class Settings(BaseSettings):
         self.poll_min_interval = min(self.poll_min_interval, self.poll_interval)
         if self.blackboard_ca_bundle is not None and not self.blackboard_ca_bundle.is_file():
             raise ValueError(f"BLACKBOARD_CA_BUNDLE: {self.blackboard_ca_bundle} is not a readable file")
+        self._read_token_file()
         budget, stuck = self.stuck_job_budget, self.engine_stuck_job_timeout
         if self.job_timeout and budget and self.job_timeout > budget:
             raise ValueError(
@@ -196,6 +209,21 @@ class Settings(BaseSettings):
                 f"{budget:g}, or ENGINE_STUCK_JOB_TIMEOUT to the engine's BLACKBOARD_STUCK_JOB_TIMEOUT"
             )
         return self
+
+    def _read_token_file(self) -> None:
+        """BLACKBOARD_TOKEN_FILE's first line becomes the token (never both)."""
+        path = self.blackboard_token_file
+        if path is None:
+            return
+        if self.blackboard_token is not None:
+            raise ValueError("BLACKBOARD_TOKEN_FILE: set it or BLACKBOARD_TOKEN, not both")
+        try:
+            token = path.read_text(encoding="utf-8").strip().splitlines()
+        except OSError as exc:
+            raise ValueError(f"BLACKBOARD_TOKEN_FILE: cannot read {path} ({exc.strerror})") from None
+        if not token or not token[0].strip():
+            raise ValueError(f"BLACKBOARD_TOKEN_FILE: {path} is empty")
+        self.blackboard_token = SecretStr(token[0].strip())
 
     @property
     def stuck_job_budget(self) -> float:

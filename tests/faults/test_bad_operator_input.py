@@ -45,6 +45,7 @@ INVALID = {
     "log_level": "loud",
     "log_format": "xml",
     "blackboard_ca_bundle": "/nonexistent/ca.pem",
+    "blackboard_token_file": "/nonexistent/token",
     "health_port": "70000",
 }
 
