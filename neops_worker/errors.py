@@ -87,12 +87,15 @@ class EngineUnavailable(EngineError):
         *,
         request_sent: bool = True,
         retry_after: float | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(operation, detail, status, body)
         #: False only when the request certainly never reached the engine (connect failed).
         self.request_sent = request_sent
         #: The engine's ``Retry-After`` (or licence ``retryAfterSeconds``), when it gave one.
         self.retry_after = retry_after
+        #: What went wrong in words, without the operation ("connection refused", "HTTP 503: ...").
+        self.reason = detail if reason is None else reason
 
 
 class EngineRejected(EngineError):

@@ -51,18 +51,19 @@ def run_worker(settings: Settings) -> int:
     try:
         return asyncio.run(_serve(settings, template))
     except NeopsWorkerError as exc:
+        # The one place a fatal error is printed: the parts that raise it do not log it as well.
         log.error("%s", final_line(exc))
         return exc.exit_code
 
 
 def final_line(exc: NeopsWorkerError) -> str:
-    """The worker's last line before it exits with ``exc``'s code.
+    """The worker's last line before it exits with ``exc``'s code: one line, whatever the error holds.
 
     A licence refusal was said in full, as the first error, when it happened: not again here.
     """
     if isinstance(exc, LicenceRefusedError):
         return f"Stopped: the engine's licence refused this worker (exit {exc.exit_code}; reason above)"
-    return str(exc)
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
 def early_template(settings: Settings) -> Launched | None:
@@ -140,14 +141,11 @@ def compose(
 
 
 async def _serve(settings: Settings, template: Launched | None) -> int:
+    """Serve until stopped; a fatal error leaves (its companions stopped) for ``run_worker`` to print."""
     composition = compose(settings, template=template)
-    try:
-        async with capture_signals(composition.worker.request_stop), composition.started() as worker:
-            # Returns only after a complete drain; an abandoned job raises ShutdownTimeoutError.
-            await worker.serve()
-    except NeopsWorkerError as exc:
-        log.error("%s", final_line(exc))
-        return exc.exit_code
+    async with capture_signals(composition.worker.request_stop), composition.started() as worker:
+        # Returns only after a complete drain; an abandoned job raises ShutdownTimeoutError.
+        await worker.serve()
     log.info("Worker stopped")
     return EXIT_OK
 

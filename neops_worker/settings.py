@@ -17,6 +17,7 @@ settings (``local_engine.process.worker_env``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -225,6 +226,17 @@ class Settings(BaseSettings):
             raise ValueError(f"BLACKBOARD_TOKEN_FILE: {path} is empty")
         self.blackboard_token = SecretStr(token[0].strip())
 
+    def check_block_directories(self) -> None:
+        """Refuse DIR_FUNCTION_BLOCKS entries that are not readable directories (before any request).
+
+        A check of its own, not a validator: commands that read the settings for other reasons (the
+        health probe, the local engine's client) do not depend on the blocks being there.
+        """
+        for directory in self.dir_function_blocks:
+            problem = unusable_directory(Path(directory))
+            if problem is not None:
+                raise ConfigurationError(f"DIR_FUNCTION_BLOCKS: {problem}")
+
     @property
     def stuck_job_budget(self) -> float:
         """How long a job may run and still be reported before the engine's stuck-job timeout (0: any)."""
@@ -264,6 +276,26 @@ class Settings(BaseSettings):
                 view[name] = "**********"
         view["url_blackboard"] = self.base_url
         return view
+
+
+def unusable_directory(directory: Path) -> str | None:
+    """Why ``directory`` cannot be read as a directory of blocks, naming it; None if it can."""
+    directory = directory.expanduser()
+    shown = str(directory) if directory.is_absolute() else f"{directory} (in {Path.cwd()})"
+    try:
+        root = directory.resolve(strict=True)
+    except FileNotFoundError:
+        return f"{shown} does not exist"
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a component that is not a directory
+        return f"{shown} cannot be resolved ({getattr(exc, 'strerror', None) or exc})"
+    if not root.is_dir():
+        return f"{shown} is not a directory"
+    try:
+        with os.scandir(root):
+            pass
+    except OSError as exc:
+        return f"{shown} cannot be read ({exc.strerror or exc})"
+    return None
 
 
 def env_name(field: str) -> str:

@@ -12,22 +12,42 @@
                                    "path": "software_release", "value": "17.9"}]
 
 Every run goes through ``execute_job``, the function the worker runs jobs with: parameters are
-validated, the context is built and checked, the block runs in a thread of its own (with a
-timeout if one is given) and its answer becomes the ``JobResultDto`` the worker would push.
+validated, the context is built and checked, the block runs, and its answer becomes the
+``JobResultDto`` the worker would push. Where the block runs is ``isolation``:
+
+* ``"process"``, as the worker by default (``JOB_ISOLATION=process``): the worker's own job-process
+  supervisor runs the job in a job process forked from the test process at the call. A timeout
+  kills that process ("Job killed after JOB_TIMEOUT of N s"); a block that ends its process
+  (``os._exit(4)``, a segfault) fails the job ("The job process exited with status 4 while running
+  the job"); the test process carries on. Taken by default when ``timeout`` is given.
+* ``"thread"``, without a ``timeout``: in the test process, on a job thread, as
+  ``JOB_ISOLATION=thread`` does. Fastest, and the block works on the test's own objects.
+
+Where the two differ (``sys.exit`` in a block fails the job alike in both):
+
+* a timeout in a thread fails the job "Job exceeded JOB_TIMEOUT of N s and was abandoned": an
+  ``async def`` block is cancelled, a plain ``def`` block keeps running in the test process;
+* a block that ends the interpreter (``os._exit``, a crash of a C extension) ends the test run;
+* in a job process the block sees the test's state as it was at the call (monkeypatches, files,
+  imported modules), but what it changes in memory (a fake recording calls, module globals) stays
+  there; what it prints arrives as INFO records of the ``neops_worker.block`` logger and its log
+  lines as records too, at the test's root logging level (``caplog.set_level``), not on stdout.
 
 ``block_runner`` is a pytest fixture; import it into a ``conftest.py`` to use it. This module
-imports neither the engine client nor pytest (the fixture is made only when pytest is installed).
+imports neither the engine client nor pytest (the fixture is made only when pytest is installed),
+nor the job-process supervisor before a run asks for it.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import sys
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -43,16 +63,20 @@ from neops_worker.worker.outcome import JobOutcome
 
 if TYPE_CHECKING:
     from neops_worker.sdk.function_block.function_block import FunctionBlock as SdkFunctionBlock
+    from neops_worker.settings import LogLevel
 
 #: A block: a registered class (native or SDK-style), a discovered block, or an id or name.
 BlockRef = type[FunctionBlock[Any, Any]] | type["SdkFunctionBlock[Any, Any]"] | DiscoveredBlock | str
+#: Where a block runs: in a job process forked at the call, or on a thread of the test process.
+Isolation = Literal["process", "thread"]
 
 
 @dataclass(frozen=True)
 class BlockRun:
     """What one run of a block produced: the wire result and its parts, ready to assert on."""
 
-    #: ``success``, ``failed``, ``error`` (the block raised), ``timeout`` or ``rejected`` (bad input).
+    #: ``success``, ``failed``, ``error`` (the block raised), ``timeout``, ``rejected`` (bad input),
+    #: ``exited`` (the block called ``sys.exit``) or ``crashed`` (its job process died).
     outcome: str
     #: The ``JobResultDto`` body the worker would push, camelCase as on the wire.
     result: dict[str, Any]
@@ -110,11 +134,19 @@ class BlockRunner:
         entity_id: int | None = None,
         job_type: str = "execute",
         timeout: float = 0,
+        isolation: Isolation | None = None,
     ) -> BlockRun:
         """Run one job of ``block`` to its result (see ``run_block``)."""
         run: BlockRun = run_coroutine(
             lambda: self.run_async(
-                block, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type, timeout=timeout
+                block,
+                params,
+                context,
+                run_on=run_on,
+                entity_id=entity_id,
+                job_type=job_type,
+                timeout=timeout,
+                isolation=isolation,
             )
         )
         return run
@@ -129,11 +161,16 @@ class BlockRunner:
         entity_id: int | None = None,
         job_type: str = "execute",
         timeout: float = 0,
+        isolation: Isolation | None = None,
     ) -> BlockRun:
         """``run`` for tests that already run an event loop."""
         found = self.resolve(block)
         job = make_job(found, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type)
-        return BlockRun.from_outcome(job, await execute_job(job, _lookup(found), job_timeout=timeout))
+        if (isolation or ("process" if timeout else "thread")) == "process":
+            outcome = await run_in_job_process(found, job, timeout, self.directories)
+        else:
+            outcome = await execute_job(job, _lookup(found), job_timeout=timeout)
+        return BlockRun.from_outcome(job, outcome)
 
     def resolve(self, block: BlockRef) -> DiscoveredBlock:
         """The block a reference names: a registered class, a discovered block, or an id or name."""
@@ -163,18 +200,28 @@ def run_block(
     entity_id: int | None = None,
     job_type: str = "execute",
     timeout: float = 0,
+    isolation: Isolation | None = None,
 ) -> BlockRun:
-    """Run one job of ``block`` exactly as the worker would, and return what it would push.
+    """Run one job of ``block`` as the worker would, and return what it would push.
 
     ``block`` is a registered ``FunctionBlock`` class or an id (``package/name:1.0.0``,
     ``package/name`` or a unique name) of an imported block. ``context`` holds ``devices``,
     ``interfaces`` and ``deviceGroups`` (plain dicts, or the ``device()`` ... helpers' dicts).
     ``run_on`` defaults to the block's registered run-on; ``entity_id`` to the only entity of
     that kind in the context. ``job_type`` is ``execute``, ``acquire`` or ``rollback``;
-    ``timeout`` is JOB_TIMEOUT in seconds (0: none).
+    ``timeout`` is JOB_TIMEOUT in seconds (0: none). ``isolation`` is ``"process"`` (a job process,
+    as the worker's default; taken when a ``timeout`` is given) or ``"thread"`` (in this process;
+    taken otherwise); the module's docstring says where they differ.
     """
     return BlockRunner().run(
-        block, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type, timeout=timeout
+        block,
+        params,
+        context,
+        run_on=run_on,
+        entity_id=entity_id,
+        job_type=job_type,
+        timeout=timeout,
+        isolation=isolation,
     )
 
 
@@ -187,11 +234,54 @@ async def run_block_async(
     entity_id: int | None = None,
     job_type: str = "execute",
     timeout: float = 0,
+    isolation: Isolation | None = None,
 ) -> BlockRun:
-    """``run_block`` for async tests (the block still runs in a thread of its own)."""
+    """``run_block`` for async tests (the block still runs off the test's loop: a job thread or process)."""
     return await BlockRunner().run_async(
-        block, params, context, run_on=run_on, entity_id=entity_id, job_type=job_type, timeout=timeout
+        block,
+        params,
+        context,
+        run_on=run_on,
+        entity_id=entity_id,
+        job_type=job_type,
+        timeout=timeout,
+        isolation=isolation,
     )
+
+
+async def run_in_job_process(
+    block: DiscoveredBlock, job: JobDefinition, timeout: float = 0, directories: Sequence[str | Path] = ()
+) -> JobOutcome:
+    """Run ``job`` as ``JOB_ISOLATION=process`` does: the worker's supervisor, a job process forked here.
+
+    ``timeout`` is JOB_TIMEOUT (0: none; the engine's stuck-job timeout plays no part here).
+    """
+    from neops_worker.settings import Settings
+    from neops_worker.worker.events import Observers
+    from neops_worker.worker.jobprocess.launch import fork_serving
+    from neops_worker.worker.jobprocess.supervisor import ProcessRunner
+
+    # Built, not read: the test's environment and .env do not change how the kit runs a block.
+    settings = Settings.model_construct(
+        dir_function_blocks=[str(d) for d in directories],
+        job_timeout=timeout,
+        engine_stuck_job_timeout=0,
+        log_level=_root_level(),
+    )
+    template = fork_serving(settings, [block])
+    if template is None:
+        raise OSError("cannot fork a job process for isolation='process' (the system refused a fork)")
+    async with ProcessRunner(settings, Observers(), template) as runner:
+        await runner.catalog()
+        return await runner.run(job)
+
+
+def _root_level() -> LogLevel:
+    """The test's root logging level, as the job process forwards records (rounded down to a name)."""
+    level = logging.getLogger().getEffectiveLevel()
+    numbers = logging.getLevelNamesMapping()
+    names: tuple[LogLevel, ...] = ("CRITICAL", "ERROR", "WARNING", "INFO")
+    return next((name for name in names if numbers[name] <= level), "DEBUG")
 
 
 def make_job(
@@ -330,6 +420,7 @@ def block_runner() -> BlockRunner:
 __all__ = [
     "BlockRun",
     "BlockRunner",
+    "Isolation",
     "block_of",
     "block_runner",
     "device",
@@ -340,4 +431,5 @@ __all__ = [
     "make_job",
     "run_block",
     "run_block_async",
+    "run_in_job_process",
 ]

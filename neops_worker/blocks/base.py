@@ -6,11 +6,20 @@ Names follow the vendor worker SDK, so a block written for it ports by changing 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidatorFunctionWrapHandler,
+    field_serializer,
+    field_validator,
+)
 
 from neops_worker.blocks.context import WorkflowContext
 from neops_worker.engine.wire import Acquire
@@ -78,7 +87,13 @@ class PermanentFailure(Exception):
 
 
 class FunctionBlockResult(BaseModel, Generic[R]):
-    """What ``run`` returns: success, a human-readable message, and the result data."""
+    """What ``run`` returns: success, a human-readable message, and the result data.
+
+    ``data`` is an instance of the block's result model, or a dict of its fields:
+    ``FunctionBlockResult(success=True, data={"count": 2})`` is kept as given and validated into the
+    block's result model by the worker (``FunctionBlockResult[Result](...)`` validates it at once).
+    A success must carry ``data`` when the result model has required fields.
+    """
 
     success: bool
     message: str = ""
@@ -86,6 +101,19 @@ class FunctionBlockResult(BaseModel, Generic[R]):
     #: ``False`` on a failure every attempt would meet (a verdict, not a fault): the engine does not
     #: retry the job. ``None`` leaves it to the engine; ignored on a success.
     retryable: bool | None = None
+
+    @field_validator("data", mode="wrap")
+    @classmethod
+    def _data_as_given(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # Unparametrized, the model cannot know the block's result model: its bound would refuse every
+        # key. A mapping waits for the worker, which validates it against the registered model.
+        if isinstance(value, Mapping) and not cls.__pydantic_generic_metadata__["args"]:
+            return dict(value)
+        return handler(value)
+
+    @field_serializer("data", mode="wrap")
+    def _dump_data(self, data: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        return dict(data) if isinstance(data, Mapping) else handler(data)
 
 
 class FunctionBlockAcquireResult(BaseModel):

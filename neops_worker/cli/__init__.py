@@ -1,7 +1,8 @@
 """The ``neops_worker`` command: thin typer commands that parse, call and render.
 
-``neops_worker`` alone starts the worker; ``neops_worker run`` is the same with options. The run
-options are generated from the settings model, so each setting is defined once (in ``settings``).
+``neops_worker`` alone starts the worker, and takes the same options as ``neops_worker run``. Those
+options are generated from the settings model, so each setting is defined once (in ``settings``);
+a secret (BLACKBOARD_TOKEN) is never one: the process list would show it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import typer.main
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from typer import _click as click  # typer's own copy of click: the group API extended below
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from neops_worker import __version__
-from neops_worker.cli.support import fail_usage, settings_or_exit
+from neops_worker.cli.support import InWords, ReadableCommand, fail_usage, settings_or_exit
 from neops_worker.settings import Settings, env_name
 
 # --- other command groups: imported only when one of their commands runs ----------------------
@@ -52,10 +53,13 @@ def load_command(name: str) -> click.Command | None:
 
     group = typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
     import_module(LAZY_COMMANDS[name]).register(group)
+    for info in group.registered_commands:
+        if info.cls in (None, TyperCommand):  # typer's default: help in words instead, for every command
+            info.cls = ReadableCommand
     return typer.main.get_group(group).commands.get(name)
 
 
-class LazyCommands(TyperGroup):
+class LazyCommands(InWords, TyperGroup):
     """A command group that imports a command's module when the command is asked for."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -77,8 +81,9 @@ app = typer.Typer(
     help=(
         "Worker daemon of the neops 2.0 workflow engine. Loads function blocks from DIR_FUNCTION_BLOCKS, "
         "registers them with the engine at URL_BLACKBOARD, and runs the jobs it claims, one at a time.\n\n"
-        "Without a command it starts the worker with settings from the environment and .env "
-        "(see 'neops_worker run --help' for every setting)."
+        "Without a command it starts the worker, exactly as 'run' does, with settings from the "
+        "environment and .env; every option of 'run' works here too (neops_worker --log-level DEBUG): "
+        "see 'neops_worker run --help' for each setting."
     ),
     epilog=(
         "Exit codes of the worker: 0 stopped; 1 failed (engine unreachable at start, a block refused, "
@@ -99,19 +104,33 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def main_callback(
-    ctx: typer.Context,
-    version: typing.Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-) -> None:
-    """Start the worker when no command is given."""
-    if ctx.invoked_subcommand is None:
-        _start({})
+def _version_parameter() -> inspect.Parameter:
+    option = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    )
+    return inspect.Parameter("version", inspect.Parameter.KEYWORD_ONLY, default=option, annotation=bool)
+
+
+def _make_main_callback() -> Callable[..., None]:
+    def main_callback(ctx: typer.Context, *, version: bool = False, **options: Any) -> None:
+        """Start the worker when no command is given, with the options of ``run``."""
+        if ctx.invoked_subcommand is None:
+            _run(**options)
+        elif given := _given_flags(options):
+            raise fail_usage(
+                f"{', '.join(given)}: options of the worker go after 'run' or without a command "
+                f"(neops_worker {given[0]} ...), not before '{ctx.invoked_subcommand}'"
+            )
+
+    context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    parameters = [context, _version_parameter(), *_worker_parameters(hidden=True)]
+    main_callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return main_callback
+
+
+def _given_flags(options: dict[str, Any]) -> list[str]:
+    """The run options given on the command line, as their flags."""
+    return [_flag(name) for name, value in options.items() if value is not None]
 
 
 def _start(overrides: dict[str, Any]) -> None:
@@ -157,20 +176,54 @@ def _as_environment(overrides: dict[str, Any]) -> dict[str, str]:
 # --- `run`: one option per setting, generated from the settings model ---------------------------
 
 
-def _option_type(field: FieldInfo) -> type:
+#: What stands for a setting's value where its type does not say it (``option_word`` in the rest).
+METAVARS = {
+    "url_blackboard": "URL",
+    "dir_function_blocks": "DIR[,DIR…]",
+    "worker_name": "NAME",
+    "worker_ip_address": "ADDRESS",
+    "max_memory_per_process": "MiB",
+    "version_check_library": "NAME",
+    "version_check_version": "VERSION",
+    "log_level": "LEVEL",
+    "health_port": "PORT",
+    "health_host": "ADDRESS",
+}
+#: By type: every number of seconds is a float, every count an int, every path a file.
+TYPE_METAVARS: dict[object, str] = {float: "SECONDS", int: "N", Path: "FILE"}
+
+
+def _base_annotation(field: FieldInfo) -> Any:
+    """The setting's type without ``| None``."""
     annotation = field.annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    base = (
-        args[0] if args and typing.get_origin(annotation) in (typing.Union, types.UnionType) else annotation
-    )
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return args[0] if args and union else annotation
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    """A secret is never an option: the process list shows a command line to every user."""
+    return _base_annotation(field) is SecretStr
+
+
+def _option_type(field: FieldInfo) -> type:
+    base = _base_annotation(field)
     if base in (bool, int, float):
         return typing.cast(type, base)
     return str
 
 
-def _default_text(name: str, field: FieldInfo) -> str:
-    if field.annotation is not None and SecretStr in typing.get_args(field.annotation):
-        return " (default: unset"
+def _metavar(name: str, field: FieldInfo) -> str | None:
+    """``SECONDS``, ``N``, ``FILE``, ``process|thread`` or ``METAVARS``' word (None: a flag, or the name)."""
+    base = _base_annotation(field)
+    if name in METAVARS:
+        return METAVARS[name]
+    if typing.get_origin(base) is typing.Literal:
+        return "|".join(str(choice) for choice in typing.get_args(base))
+    return TYPE_METAVARS.get(base)
+
+
+def _default_text(field: FieldInfo) -> str:
     default = field.default
     if default is None:
         return " (default: unset"
@@ -179,18 +232,20 @@ def _default_text(name: str, field: FieldInfo) -> str:
     return f" (default: {default}"
 
 
-def _run_parameters() -> list[inspect.Parameter]:
-    params = []
-    for name, field in Settings.model_fields.items():
-        kind = _option_type(field)
-        flag = "--" + name.replace("_", "-")
-        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
-        help_text = f"{field.description or ''}{_default_text(name, field)}; env {env_name(name)})"
-        option = typer.Option(None, *decls, help=help_text, show_default=False)
-        params.append(
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind | None)
-        )
-    return params
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _setting_parameter(name: str, field: FieldInfo, hidden: bool) -> inspect.Parameter:
+    """The option of one setting: ``--poll-interval SECONDS``, ``--skip-broken-modules/--no-...``."""
+    kind = _option_type(field)
+    flag = _flag(name)
+    decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+    help_text = f"{field.description or ''}{_default_text(field)}; env {env_name(name)})"
+    option = typer.Option(
+        None, *decls, metavar=_metavar(name, field), help=help_text, show_default=False, hidden=hidden
+    )
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind | None)
 
 
 RELOAD_HELP = (
@@ -199,24 +254,41 @@ RELOAD_HELP = (
 )
 
 
-def _reload_parameter() -> inspect.Parameter:
-    option = typer.Option(False, "--reload", help=RELOAD_HELP, show_default=False)
-    return inspect.Parameter("reload", inspect.Parameter.KEYWORD_ONLY, default=option, annotation=bool)
+def _worker_parameters(hidden: bool = False) -> list[inspect.Parameter]:
+    """``--reload`` and one option per setting but the secrets, for ``run`` and (hidden) the bare command."""
+    reload = typer.Option(None, "--reload", help=RELOAD_HELP, show_default=False, hidden=hidden)
+    return [
+        inspect.Parameter("reload", inspect.Parameter.KEYWORD_ONLY, default=reload, annotation=bool | None),
+        *(
+            _setting_parameter(name, field, hidden)
+            for name, field in Settings.model_fields.items()
+            if not _is_secret(field)
+        ),
+    ]
+
+
+def _run(*, reload: bool | None = None, **overrides: Any) -> None:
+    if reload:
+        _start_reloading(overrides)
+    _start(overrides)
 
 
 def _make_run() -> Callable[..., None]:
-    def run(*, reload: bool = False, **overrides: Any) -> None:
-        """Start the worker. Options override the environment and .env; unset options leave them alone."""
-        if reload:
-            _start_reloading(overrides)
-        _start(overrides)
+    def run(**options: Any) -> None:
+        _run(**options)
 
-    parameters = [_reload_parameter(), *_run_parameters()]
-    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__signature__ = inspect.Signature(_worker_parameters())  # type: ignore[attr-defined]
     return run
 
 
-app.command("run", help=_make_run().__doc__)(_make_run())
+RUN_HELP = (
+    "Start the worker. Options override the environment and .env; unset options leave them alone.\n\n"
+    "The engine's bearer token is no option (the process list would show it): set BLACKBOARD_TOKEN in "
+    "the environment or .env, or name a file holding it with BLACKBOARD_TOKEN_FILE "
+    "(--blackboard-token-file)."
+)
+app.callback()(_make_main_callback())
+app.command("run", cls=ReadableCommand, help=RUN_HELP)(_make_run())
 
 
 def main() -> None:

@@ -57,13 +57,17 @@ DirsOption = Annotated[
     typer.Option(
         "--dir",
         "-d",
+        metavar="DIR",
         help="Directory of function blocks (repeatable). Default: DIR_FUNCTION_BLOCKS.",
         show_default=False,
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
 BlockArgument = Annotated[
-    str, typer.Argument(help="Block id 'package/name:1.2.3', 'package/name', or a unique name.")
+    str,
+    typer.Argument(
+        metavar="BLOCK", help="the block's id 'package/name:1.2.3', 'package/name', or a unique name."
+    ),
 ]
 
 
@@ -72,7 +76,7 @@ def register(app: typer.Typer) -> None:
     app.command("blocks")(blocks_command)
     app.command("check")(check_command)
     app.command("schema")(schema_command)
-    app.command("exec")(exec_command)
+    app.command("exec", epilog=EXEC_EXAMPLES)(exec_command)
     register_port(app)
 
 
@@ -143,12 +147,28 @@ def schema_command(
 # --- exec -----------------------------------------------------------------------------------
 
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", min=0, help="JOB_TIMEOUT in seconds (0: no limit).")
+    float,
+    typer.Option("--timeout", min=0, metavar="SECONDS", help="JOB_TIMEOUT in seconds (0: no limit)."),
 ]
 ResultJsonOption = Annotated[
     bool, typer.Option("--json", help="Print the JobResultDto body exactly as the worker pushes it.")
 ]
-LogLevelOption = Annotated[str, typer.Option("--log-level", help="Level of the block's log lines (stderr).")]
+LogLevelOption = Annotated[
+    str,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        help="Level of the block's log lines (stderr): DEBUG, INFO, WARNING, ERROR.",
+    ),
+]
+EXEC_EXAMPLES = """Examples, with the blocks of function_blocks/:
+
+neops_worker exec echo -p message=hello -p repeat=2
+neops_worker exec echo -p message=hello --json
+neops_worker exec set_software_release -p software_release=17.9.4a --context-file router.json
+neops_worker exec set_software_release --type acquire --context-file router.json
+
+router.json, a job context as on the wire: {"devices": [{"id": 42, "hostname": "r1"}], "interfaces": []}"""
 
 
 def exec_command(

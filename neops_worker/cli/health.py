@@ -13,9 +13,14 @@ def register(app: typer.Typer) -> None:
     def health(
         ready: bool = typer.Option(False, "--ready", help="Probe /readyz (registered, not draining)."),
         url: str | None = typer.Option(
-            None, "--url", help="Listener base URL (default: from HEALTH_HOST and HEALTH_PORT)."
+            None,
+            "--url",
+            metavar="URL",
+            help="Listener base URL (default: from HEALTH_HOST and HEALTH_PORT).",
         ),
-        timeout: float = typer.Option(PROBE_TIMEOUT_S, "--timeout", help="Seconds to wait for the answer."),
+        timeout: float = typer.Option(
+            PROBE_TIMEOUT_S, "--timeout", metavar="SECONDS", help="Seconds to wait for the answer."
+        ),
     ) -> None:
         """Probe the health listener: exit 0 if live (or ready, with --ready), else 1, with one line."""
         ok, reason = run_probe(url, ready, timeout)

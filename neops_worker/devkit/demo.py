@@ -556,12 +556,12 @@ def _verdict(console: Console, outcomes: list[SampleOutcome], worker_code: int) 
     return EXIT_FAILURE
 
 
-_TRY_IT = """Try it by hand, each in a terminal of its own:
-  neops_worker engine        # the local engine on 127.0.0.1:3030
-  neops_worker               # a worker on function_blocks/
-  neops_worker submit echo --param message=hi --wait
-  neops_worker jobs          # and: neops_worker workers
-  neops_worker submit --rollback-of JOB --wait   # roll a failed job of a reversible block back again"""
+_TRY_IT = """Try it by hand from the checkout, each in a terminal of its own:
+  uv run neops_worker engine        # the local engine on 127.0.0.1:3030; its state persists (--fresh: empty)
+  uv run neops_worker               # a worker on function_blocks/
+  uv run neops_worker submit echo --param message=hi --wait
+  uv run neops_worker jobs          # and: uv run neops_worker workers
+  uv run neops_worker submit --rollback-of JOB --wait   # roll a failed reversible job back again"""
 
 
 # --- the command --------------------------------------------------------------------------------

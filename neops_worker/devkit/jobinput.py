@@ -3,6 +3,10 @@
 Shared by the commands that start a job without an engine in front (``neops_worker exec``, the
 local engine's ``submit``) and by the testing kit. Every bad input becomes a ``ConfigurationError``
 whose message names the value or file and says what is wrong with it.
+
+Sample contexts ship in ``samples/`` beside this module, one for each kind of entity a job runs on
+(``device.json``, ``interface.json``, ``group.json``), shaped as an engine sends them: a start for
+a context file of one's own, and what ``exec --sample-context`` runs on.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ CONTEXT_KEYS = {
 }
 #: The context list holding the entity a job of each ``runOn`` targets.
 RUN_ON_LISTS = {"device": "devices", "interface": "interfaces", "group": "deviceGroups"}
+#: The shipped sample contexts, one per ``runOn`` with an entity.
+SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
 def parse_param(pair: str) -> tuple[str, Any]:
@@ -136,6 +142,48 @@ def job_definition(
     )
 
 
+def sample_context_file(run_on: str) -> Path:
+    """The shipped sample context for a job of ``run_on`` (a device's for a global job)."""
+    return SAMPLES / f"{run_on if run_on in RUN_ON_LISTS else 'device'}.json"
+
+
+def exec_job(
+    fb_id: str,
+    parameters: Mapping[str, Any],
+    context_file: str | Path | None = None,
+    *,
+    sample_context: bool = False,
+    job_type: str = "execute",
+    run_on: str = "global",
+    entity_id: int | None = None,
+) -> JobDefinition:
+    """``exec``'s job: its context from ``--context-file`` or the sample (``--sample-context``).
+
+    A job that targets a device, interface or group but names none is refused here, saying how to
+    give one, rather than by the worker with its engine-facing message.
+    """
+    if sample_context and context_file is not None:
+        raise ConfigurationError("--context-file and --sample-context: give one of them, not both")
+    context = load_context(sample_context_file(run_on) if sample_context else context_file)
+    job = job_definition(fb_id, parameters, context, job_type=job_type, run_on=run_on, entity_id=entity_id)
+    if job.type != "acquire" and job.run_on in RUN_ON_LISTS and job.entity_id is None:
+        raise ConfigurationError(_no_entity_message(job.run_on, context, context_file))
+    return job
+
+
+def _no_entity_message(run_on: str, context: Mapping[str, Any], context_file: str | Path | None) -> str:
+    """Why a device, interface or group job has no entity, and what to pass instead."""
+    message = f"Invalid job context: the job runs on a {run_on} but names no entityId"
+    key = RUN_ON_LISTS[run_on]
+    if len(context[key]) > 1:
+        held = f"{len(context[key])} {key}"
+        return f"{message}; --context-file {context_file} has {held}: choose one with --entity-id ID"
+    sample = sample_context_file(run_on)
+    if context_file is None:
+        return f"{message}; pass --context-file FILE (a sample: {sample}) or --sample-context"
+    return f"{message}; --context-file {context_file} has no {key}: add one (a sample: {sample})"
+
+
 def read_json_file(path: str | Path, option: str) -> Any:
     """The JSON in ``path``; unreadable or malformed files raise a ConfigurationError naming ``option``."""
     try:
@@ -159,11 +207,14 @@ def _json_type(value: Any) -> str:
 
 
 __all__ = [
+    "SAMPLES",
     "default_entity_id",
+    "exec_job",
     "job_definition",
     "load_context",
     "normalize_context",
     "parse_param",
     "parse_params",
     "read_json_file",
+    "sample_context_file",
 ]

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
+import socket
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -63,6 +66,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol
 MESSAGE_LIMIT = 200
 #: The header a licence refusal carries besides its body (contract 4.12).
 LICENCE_HEADER = "X-Neops-License-Error"
+log = logging.getLogger("neops_worker.engine")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
 
@@ -133,6 +137,8 @@ class EngineClient:
         self.generation = EngineGeneration()
         self._urls: dict[str, httpx.URL] = {}
         self._exchange = exchange_for(self.base_url, verify, transport)
+        #: When the engine last stopped answering (no answer, or 408/429/5xx); None while it answers.
+        self._failing_since: float | None = None
 
     async def aclose(self) -> None:
         """Close the connection pool (and the threads that use it)."""
@@ -243,7 +249,7 @@ class EngineClient:
         try:
             answer, poll_answer = await self._exchange.send_then(push, follow_up)
         except httpx.HTTPError as exc:
-            raise _unanswered(operation, exc, push) from exc
+            raise self._unanswered(operation, exc, push) from exc
         try:
             self._answered(operation, answer)
         except EngineRejected as exc:
@@ -255,7 +261,7 @@ class EngineClient:
         if answer is None:
             return None
         if isinstance(answer, httpx.HTTPError):
-            return _unanswered("poll", answer, request)
+            return self._unanswered("poll", answer, request)
         try:
             return _claimed(self._answered("poll", answer))
         except EngineError as exc:
@@ -272,15 +278,56 @@ class EngineClient:
         try:
             response = await self._exchange.send(request)
         except httpx.HTTPError as exc:
-            raise _unanswered(operation, exc, request) from exc
+            raise self._unanswered(operation, exc, request) from exc
         return self._answered(operation, response)
 
     def _answered(self, operation: str, response: httpx.Response) -> httpx.Response:
         """The engine answered: wake waiting retries (unless it said it is away); raise for an error."""
-        if not _transient(response.status_code):
+        if _transient(response.status_code):
+            self._note_failure()
+        else:
             self.answers.note()  # the engine is there: waiting retries may go now
+            self._note_answer()
         _raise_for_status(operation, response)
         return response
+
+    def _unanswered(self, operation: str, exc: httpx.HTTPError, request: httpx.Request) -> EngineError:
+        """No answer to ``request``: noted as a failure, and the error for it."""
+        self._note_failure()
+        return _unanswered(operation, exc, request)
+
+    def _note_failure(self) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+
+    def _note_answer(self) -> None:
+        """Say once, at its first answer after failures, that the engine answers again, and after how long."""
+        if self._failing_since is not None:
+            took = time.monotonic() - self._failing_since
+            self._failing_since = None
+            log.info("Engine at %s answering again after %.1f s", self.base_url, took)
+
+    def gave_up(self, failure: EngineUnavailable, seconds: float, setting: str) -> EngineUnavailable:
+        """The error that ends the retries of a call after ``seconds`` (bounded by ``setting``).
+
+        It names the engine's URL, what kind of failure the last attempt met, and what to check.
+        """
+        engine, waited = f"the engine at {self.base_url}", f"{seconds:g} s ({setting})"
+        if not failure.request_sent:
+            said = (
+                f"cannot reach {engine} ({failure.reason}) for {waited}; "
+                "is URL_BLACKBOARD right and the engine running?"
+            )
+        elif failure.status is None:
+            said = (
+                f"no answer from {engine} ({failure.reason}) for {waited}; is the engine running, "
+                "and API_REQUEST_TIMEOUT long enough?"
+            )
+        else:
+            said = f"{engine} still answers {failure.reason} after {waited}; is it starting up or overloaded?"
+        return EngineUnavailable(
+            failure.operation, said, failure.status, failure.body, request_sent=failure.request_sent
+        )
 
     def _gated(self, body: WireModel) -> WireModel:
         """The one gate every body passes: without the fields this engine does not know.
@@ -325,13 +372,20 @@ class EngineClient:
 
 
 def _unanswered(operation: str, exc: httpx.HTTPError, request: httpx.Request) -> EngineError:
-    """The error for ``request``, which got no answer."""
+    """The error for ``request``, which got no answer: its kind in words (``reason``)."""
+    reason = _failure_words(exc, request)
+    detail = f"{type(exc).__name__}: {reason}"
     if isinstance(exc, _NOT_SENT):
         if _certificate_refused(exc):
             # A certificate that does not verify is configuration, not an outage: do not retry.
-            return EngineRejected(operation, _describe(exc, request))
-        return EngineUnavailable(operation, _describe(exc, request), request_sent=False)
-    return EngineUnavailable(operation, _describe(exc, request))
+            origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+            return EngineRejected(
+                operation,
+                f"{detail}, at {origin}; set BLACKBOARD_CA_BUNDLE to the CA bundle (PEM) that signed the "
+                "engine's certificate, or check URL_BLACKBOARD",
+            )
+        return EngineUnavailable(operation, detail, request_sent=False, reason=reason)
+    return EngineUnavailable(operation, detail, reason=reason)
 
 
 def _succeeded(response: httpx.Response) -> bool:
@@ -478,24 +532,46 @@ def _json(response: httpx.Response, operation: str) -> Any:
         raise EngineRejected(operation, f"answer is not JSON: {snippet!r}", response.status_code) from exc
 
 
-def _certificate_refused(exc: BaseException) -> bool:
-    """Whether a connect failure is a TLS certificate that did not verify (anywhere in its chain)."""
+_Cause = TypeVar("_Cause", bound=BaseException)
+
+
+def _in_chain(exc: BaseException, kind: type[_Cause]) -> _Cause | None:
+    """The first exception of ``kind`` in ``exc``'s chain of causes (``exc`` included), if any."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
+        if isinstance(seen, kind):
+            return seen
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None
 
 
-def _describe(exc: httpx.HTTPError, request: httpx.Request) -> str:
-    """What went wrong: ``ReadTimeout: timed out, no answer within 60 s``, ``ConnectError: ...``."""
-    if isinstance(exc, httpx.TimeoutException):
-        limit = request.extensions.get("timeout", {}).get("read")
-        if limit is not None:
-            return f"{type(exc).__name__}: timed out, no answer within {limit:g} s"
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether a connect failure is a TLS certificate that did not verify (anywhere in its chain)."""
+    return _in_chain(exc, ssl.SSLCertVerificationError) is not None or "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def _failure_words(exc: httpx.HTTPError, request: httpx.Request) -> str:
+    """What kind of failure, in words: ``connection refused``, ``name not resolved: ...``, a timeout."""
+    limits = request.extensions.get("timeout", {})
+    if isinstance(exc, httpx.ConnectTimeout) and limits.get("connect") is not None:
+        return f"connection timed out after {limits['connect']:g} s"
+    if isinstance(exc, httpx.TimeoutException) and limits.get("read") is not None:
+        return f"timed out, no answer within {limits['read']:g} s"
     text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
+    return _connect_failure(exc, text) if isinstance(exc, httpx.ConnectError) else text
+
+
+def _connect_failure(exc: httpx.ConnectError, text: str) -> str:
+    """Why a connection failed: the name, the port, or TLS (the system's own text beside it)."""
+    if (resolving := _in_chain(exc, socket.gaierror)) is not None:
+        return f"name not resolved: {resolving.strerror or text}"
+    if _in_chain(exc, ConnectionRefusedError) is not None:
+        return "connection refused"
+    if _certificate_refused(exc):
+        return f"TLS certificate not verified: {text}"
+    if _in_chain(exc, ssl.SSLError) is not None:
+        return f"TLS failure: {text}"
+    return text
 
 
 __all__ = ["EngineClient", "EngineError", "LicenceRefusal", "engine_message", "tls_verify"]

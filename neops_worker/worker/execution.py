@@ -77,6 +77,13 @@ class JobTimeoutError(Exception):
         self.pending = pending
 
 
+class ResultError(Exception):
+    """The block's return value breaks its contract (wrong type, data its result model refuses).
+
+    The message says what is wrong, in the block's terms; the traceback would show only the worker.
+    """
+
+
 class JobAborted(BaseException):
     """The worker is stopping the job in hand (it was killed); it has no result of its own."""
 
@@ -128,6 +135,9 @@ def _failure(job: JobDefinition, exc: BaseException) -> tuple[JobResult, Outcome
         return failed_result(job.job_id, str(exc), retryable=exc.retryable), "rejected"
     if isinstance(exc, PermanentFailure):  # the block's verdict, raised: a failed result, not an error
         return failed_result(job.job_id, str(exc) or _message(None, False), retryable=False), "failed"
+    if isinstance(exc, ResultError):
+        log.error("Job %s: %s", job.job_id, exc)
+        return failed_result(job.job_id, str(exc)), "error"
     if isinstance(exc, SystemExit):
         code = "" if exc.code is None else repr(exc.code)
         log.error("Job %s: the block called sys.exit(%s)", job.job_id, code, exc_info=_from_the_block(exc))
@@ -373,8 +383,10 @@ def _execute_result(
     job: JobDefinition, block: DiscoveredBlock, value: Any, context: WorkflowContext
 ) -> tuple[JobResult, Outcome]:
     if not isinstance(value, FunctionBlockResult):
-        raise TypeError(f"run() returned {type(value).__name__}, expected FunctionBlockResult")
+        raise ResultError(f"run() returned {type(value).__name__}, expected FunctionBlockResult")
     data = _checked_data(block, value.data)
+    if value.success and data is None:
+        _require_data(block)
     updates = context.db_updates() if value.success else None
     result = JobExecutionResult(
         success=value.success,
@@ -394,12 +406,25 @@ def _checked_data(block: DiscoveredBlock, data: Any) -> dict[str, Any] | None:
     try:
         return result_cls.model_validate(dumped).model_dump(mode="json")
     except ValidationError as exc:
-        raise TypeError(f"result data does not match {result_cls.__name__}: {describe_errors(exc)}") from None
+        raise ResultError(
+            f"result data does not match {result_cls.__name__}: {describe_errors(exc)}"
+        ) from None
+
+
+def _require_data(block: DiscoveredBlock) -> None:
+    """A success without data, refused when the result model has required fields (the engine expects them)."""
+    result_cls = block.registration.result_cls
+    fields = result_cls.model_fields if result_cls is not None else {}
+    required = [name for name, spec in fields.items() if spec.is_required()]
+    if result_cls is not None and required:
+        raise ResultError(
+            f"run() returned success without data, but {result_cls.__name__} requires {', '.join(required)}"
+        )
 
 
 def _acquire_result(job: JobDefinition, value: Any) -> tuple[JobResult, Outcome]:
     if not isinstance(value, FunctionBlockAcquireResult):
-        raise TypeError(f"acquire() returned {type(value).__name__}, expected FunctionBlockAcquireResult")
+        raise ResultError(f"acquire() returned {type(value).__name__}, expected FunctionBlockAcquireResult")
     result = JobExecutionResult(
         success=value.success, message=_message(value, value.success), retryable=_retryable(value)
     )
@@ -411,7 +436,7 @@ def _acquire_result(job: JobDefinition, value: Any) -> tuple[JobResult, Outcome]
 
 def _rollback_result(job: JobDefinition, value: Any) -> tuple[JobResult, Outcome]:
     if not isinstance(value, FunctionBlockRollbackResult):
-        raise TypeError(f"rollback() returned {type(value).__name__}, expected FunctionBlockRollbackResult")
+        raise ResultError(f"rollback() returned {type(value).__name__}, expected FunctionBlockRollbackResult")
     result = JobExecutionResult(
         success=value.success, message=_message(value, value.success), retryable=_retryable(value)
     )

@@ -6,6 +6,8 @@ doubling up to ``POLL_INTERVAL``. No claim goes out while the worker is not regi
 cannot take a job. Everything from claim to push ends in a result, retried until
 ``RESULT_PUSH_TIMEOUT``; a result the engine refuses as too large (413) is replaced at once by a
 short failed result that says so, so the job does not wait for the engine's stuck-job timeout.
+A job's last line, ``Job <id> finished: <outcome> ..., result delivered``, comes once its result has
+reached the engine (or will not): "finished" means the engine has heard of it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class _Delivery:
     started: float = field(default_factory=time.monotonic)
     #: What the poll behind the push claimed, or its failure; None while no poll went out.
     claimed: list[Any] | EngineError | None = None
+    #: How the delivery ended, as the job's last line says it ("delivered", "lost", ...).
+    ended: str = "not delivered"
+    #: This result replaces one the engine refused as too large.
+    replaces: bool = False
 
     @property
     def job_id(self) -> str:
@@ -157,7 +163,9 @@ class JobLoop:
             self.current_job = job.job_id
             self._on_state(WorkerState.BUSY, f"running job {job.job_id} ({job.function_block_id})")
             outcome = await self._run(job)
-            claimed = await self.push(outcome.result, poll_after=poll_after)
+            delivery = await self._push(outcome.result, poll_after=poll_after)
+            _log_finished(job, outcome, delivery)
+            claimed = self._claimed_behind(delivery)
             self.current_job = None
             if self._stop.is_set():
                 self._on_state(WorkerState.DRAINING, "draining: no job")
@@ -173,11 +181,19 @@ class JobLoop:
         hand-over), if a poll may go out then: the jobs it claimed are returned (None: no poll).
         A result refused as too large (413) is replaced by a short failed result, pushed at once.
         """
+        return self._claimed_behind(await self._push(result, poll_after=poll_after))
+
+    async def _push(self, result: JobResult, *, poll_after: bool) -> _Delivery:
+        """``push``, returning the (last) delivery: how it ended, and what the poll behind it claimed."""
         delivery = _Delivery(result, poll_after)
         if await self._deliver(delivery, replaceable=True):
             # No poll went out: one follows only an answer that ends the delivery (2xx, 409).
-            delivery = _Delivery(self._too_large(result), poll_after)
+            delivery = _Delivery(self._too_large(result), poll_after, replaces=True)
             await self._deliver(delivery, replaceable=False)
+        return delivery
+
+    def _claimed_behind(self, delivery: _Delivery) -> list[Any] | None:
+        """What the poll behind the push claimed (a failed poll logged and counted); None: no poll."""
         return None if delivery.claimed is None else self._polled(delivery.claimed)
 
     async def _deliver(self, delivery: _Delivery, *, replaceable: bool) -> bool:
@@ -193,8 +209,10 @@ class JobLoop:
         except EngineRejected as exc:
             if exc.status == TOO_LARGE and replaceable:
                 return True
+            delivery.ended = "rejected by the engine"
             self._lost(job_id, f"The engine rejected the result of job {job_id} ({exc}); the result is lost")
         except EngineError as exc:
+            delivery.ended = "lost"
             self._lost(
                 job_id,
                 f"Could not deliver the result of job {job_id} before RESULT_PUSH_TIMEOUT ({exc}); "
@@ -224,11 +242,14 @@ class JobLoop:
         """Log how a delivery ended: taken (after retries, how long), or a result already there (409)."""
         job_id, attempts = delivery.job_id, delivery.attempts
         took = time.monotonic() - delivery.started
+        delivery.ended = "delivered" if accepted else "not taken"
         if accepted and attempts > 1:
+            delivery.ended = f"delivered after {attempts} attempts in {took:.1f} s"
             log.info("Result of job %s delivered after %d attempts in %.1f s", job_id, attempts, took)
         elif accepted:
             log.debug("Result of job %s delivered", job_id)
         elif delivery.answer_lost:
+            delivery.ended = "already delivered"
             log.info(
                 "Result of job %s already delivered: the engine already holds a result (409 on attempt %d) "
                 "from an earlier attempt whose answer was lost",
@@ -273,14 +294,11 @@ class JobLoop:
         self.observer.job_finished(
             job.job_id, job.function_block_id, job.type, outcome.outcome, outcome.duration_s
         )
-        log.info(
-            "Job %s finished: %s in %.0f ms%s: %s",
+        log.debug(
+            "Job %s ran: %s in %.0f ms; delivering its result",
             job.job_id,
             outcome.outcome,
             outcome.duration_s * 1000,
-            " (retryable: false)" if outcome.result.result.retryable is False else "",
-            outcome.result.result.message,
-            extra={"duration_ms": round(outcome.duration_s * 1000, 1), "outcome": outcome.outcome},
         )
         return outcome
 
@@ -313,6 +331,23 @@ class JobLoop:
             return False
         ready.result()
         return not self._stop.is_set()
+
+
+def _log_finished(job: JobDefinition, outcome: JobOutcome, delivery: _Delivery) -> None:
+    """The job's last line, once its result reached the engine (or will not): outcome, time, delivery."""
+    ended = f"result {delivery.ended}"
+    if delivery.replaces:
+        ended = f"result too large, a short failed result {delivery.ended} in its place"
+    log.info(
+        "Job %s finished: %s in %.0f ms%s, %s: %s",
+        job.job_id,
+        outcome.outcome,
+        outcome.duration_s * 1000,
+        " (retryable: false)" if outcome.result.result.retryable is False else "",
+        ended,
+        outcome.result.result.message,
+        extra={"duration_ms": round(outcome.duration_s * 1000, 1), "outcome": outcome.outcome},
+    )
 
 
 def parse_job(raw: Any) -> JobDefinition | JobResult | None:

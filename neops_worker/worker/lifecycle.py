@@ -1,7 +1,9 @@
 """The worker's whole life: ``serve()`` -> ``startup()`` -> ``main_loop()`` -> ``shutdown()``.
 
 States: starting -> registered -> idle <-> busy -> draining -> stopped, one log line each.
-A stop is a request (``request_stop``) that sets an event; a second one escalates. A part that
+A stop is a request (``request_stop``) that sets an event; a second one escalates. A signal that
+comes again within ``SAME_REQUEST_S`` of the first is that same request delivered twice (``uv
+run`` forwards the SIGTERM its process group also got straight away), not a second one. A part that
 meets an error the worker cannot serve on (a licence refusal while registering again) stops it the
 same way, and ``serve`` raises that error once the drain is done.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from neops_worker.engine.client import EngineClient
 from neops_worker.engine.wire import RegisterFunctionBlock
@@ -27,6 +30,9 @@ from neops_worker.worker.membership import Membership
 from neops_worker.worker.runner import JobRunner
 
 log = logging.getLogger("neops_worker.worker")
+
+#: A stop signal this soon after the first is the same request delivered twice, not a second one.
+SAME_REQUEST_S = 1.0
 
 
 class Worker:
@@ -49,6 +55,10 @@ class Worker:
         self.state = WorkerState.STARTING
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
+        #: The first stop request (its signal's name, when it came); None before any.
+        self._first_request: tuple[str, float] | None = None
+        #: The request that cut the drain short (a second signal), if one did.
+        self._escalation: str | None = None
         #: An error a part met that ends the worker; raised by ``serve`` after the drain.
         self._failure: NeopsWorkerError | None = None
         self.membership = Membership(settings, client, version)
@@ -84,13 +94,28 @@ class Worker:
     # --- requests from outside --------------------------------------------------------------
 
     def request_stop(self, reason: str = "SIGTERM") -> None:
-        """First call: drain and stop. A second call: give up on the job in hand."""
-        if self._stop.is_set():
-            log.warning("Received %s again. Stopping now, abandoning %s", reason, self.jobs.doing())
-            self._force.set()
+        """First call: drain and stop. A second call: give up on the job in hand.
+
+        A call within ``SAME_REQUEST_S`` of the first is the first request delivered again.
+        """
+        now = time.monotonic()
+        if not self._stop.is_set():
+            self._first_request = (reason, now)
+            log.info("Received %s. Shutting down...", reason)
+            self._stop.set()
             return
-        log.info("Received %s. Shutting down...", reason)
-        self._stop.set()
+        if self._first_request is not None and now - self._first_request[1] < SAME_REQUEST_S:
+            first = self._first_request[0]
+            again = "again" if reason == first else f"after {first}"
+            log.info(
+                "%s %s within %g s: the same stop request, still draining", reason, again, SAME_REQUEST_S
+            )
+            return
+        log.warning(
+            "Received %s again: a second stop request; stopping now, abandoning %s", reason, self.jobs.doing()
+        )
+        self._escalation = self._escalation or reason
+        self._force.set()
 
     @property
     def stopping(self) -> bool:
@@ -164,7 +189,7 @@ class Worker:
         # 4. Unregister, so the engine stops counting on this worker.
         await self._stop_visible_parts()
         if not drained:
-            raise ShutdownTimeoutError(f"Shutdown did not finish in time: abandoned {self.jobs.doing()}")
+            raise ShutdownTimeoutError(f"{self._cut_short_by()}: abandoned {self.jobs.doing()}")
 
     # --- startup steps ------------------------------------------------------------------------
 
@@ -176,6 +201,9 @@ class Worker:
         log.info("Found %d function block(s); jobs run in %s mode", len(catalog), self.settings.job_isolation)
 
     async def _join(self, arriving: asyncio.Queue[RegisterFunctionBlock | None]) -> None:
+        # Before the first request, and here so that the discovery begun beside it is cancelled, not
+        # left failing unheard: a block directory that cannot be read is bad configuration (exit 2).
+        self.settings.check_block_directories()
         await self.membership.check_engine()
         await self.membership.register_worker()
         self.heartbeat.start()
@@ -193,10 +221,16 @@ class Worker:
         if finished and loop.done() and not loop.cancelled():
             loop.result()
             return True
-        why = "a second signal" if self._force.is_set() else f"SHUTDOWN_TIMEOUT ({timeout:g} s)"
+        why = f"a second {self._escalation}" if self._force.is_set() else f"SHUTDOWN_TIMEOUT ({timeout:g} s)"
         log.error("Drain cut short by %s; abandoning %s", why, self.jobs.doing())
         await cancel(loop)
         return False
+
+    def _cut_short_by(self) -> str:
+        """What ended the drain before the job in hand was done, as the worker's last line says it."""
+        if self._force.is_set():
+            return f"Shutdown cut short by a second {self._escalation}"
+        return f"Shutdown did not finish within SHUTDOWN_TIMEOUT ({self.settings.shutdown_timeout:g} s)"
 
     async def _stop_visible_parts(self) -> None:
         # The re-registration and the heartbeat first: nothing may register the worker again.

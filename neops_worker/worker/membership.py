@@ -15,8 +15,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from neops_worker.engine.client import EngineClient, LicenceRefusal
 from neops_worker.engine.retry import call_with_retry, startup_policy
-from neops_worker.engine.wire import JobPoll, RegisterFunctionBlock, RegisterWorker, VersionCompatibility
-from neops_worker.errors import EngineError, EngineRejected, IncompatibleEngineError, LicenceRefusedError
+from neops_worker.engine.wire import (
+    JobPoll,
+    RegisterFunctionBlock,
+    RegisterWorker,
+    VersionCompatibility,
+    WorkerRegistration,
+)
+from neops_worker.errors import (
+    EngineError,
+    EngineRejected,
+    EngineUnavailable,
+    IncompatibleEngineError,
+    LicenceRefusedError,
+)
 from neops_worker.observability import set_worker_identity
 from neops_worker.settings import Settings
 from neops_worker.worker.runner import Catalog, registration_for
@@ -89,21 +101,54 @@ class Membership:
         body = RegisterWorker(
             version=self.version, name=self.settings.worker_name, ip_address=self.settings.worker_ip_address
         )
+        policy = startup_policy(self.settings.startup_retry_timeout)
         try:
-            answer = await call_with_retry(
-                startup_policy(self.settings.startup_retry_timeout),
-                "Worker registration",
-                lambda: self.client.register_worker(body),
-                wake=self.client.answers,
+            await call_with_retry(
+                policy, "Worker registration", lambda: self._registration(body), wake=self.client.answers
             )
         except LicenceRefusal as exc:
             raise licence_refused(exc, ["the worker"]) from None
+        except EngineUnavailable as exc:
+            raise self.client.gave_up(exc, policy.deadline, "STARTUP_RETRY_TIMEOUT") from None
         except EngineError:
             log.error("Worker registration failed")
             raise
-        self.worker_id = answer.uuid
-        set_worker_identity(answer.uuid, self.settings.worker_name)
-        log.info("Worker registered with id %s", answer.uuid)
+
+    async def _registration(self, body: RegisterWorker) -> None:
+        """One attempt at registering; its id is taken even if the caller is cancelled meanwhile.
+
+        A stop, or a discovery that failed, may cancel the start while the request is with the
+        engine: the engine then registers a worker whose id only its answer tells, and a worker
+        that never learnt its id could not unregister it (a ghost, online with no block).
+        """
+        attempt = asyncio.ensure_future(self.client.register_worker(body))
+        try:
+            answer = await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            await self._answer_of_cancelled(attempt)
+            raise
+        self._take_id(answer.uuid)
+
+    async def _answer_of_cancelled(self, attempt: asyncio.Future[WorkerRegistration]) -> None:
+        """Wait for a cut-short registration's answer (up to API_REQUEST_TIMEOUT) and keep its id.
+
+        A second cancellation stops the wait.
+        """
+        try:
+            await asyncio.wait({attempt}, timeout=self.settings.api_request_timeout)
+        finally:
+            if not attempt.done():
+                attempt.cancel()
+        if attempt.cancelled() or attempt.exception() is not None:
+            return
+        self._take_id(attempt.result().uuid)
+
+    def _take_id(self, worker_id: str) -> None:
+        """The engine knows this worker by ``worker_id`` from now on: it is the one to unregister."""
+        self.worker_id = worker_id
+        self.expired = False
+        set_worker_identity(worker_id, self.settings.worker_name)
+        log.info("Worker registered with id %s", worker_id)
 
     async def register_blocks(
         self, arriving: asyncio.Queue[RegisterFunctionBlock | None] | None = None
@@ -123,7 +168,7 @@ class Membership:
             async for body in self._bodies(arriving):
                 tasks.append(asyncio.ensure_future(register(registration_for(body, worker_id))))
             created = await asyncio.gather(*tasks)
-        except EngineError:
+        except EngineRejected:
             log.error("Function block registration failed")
             raise
         finally:
@@ -203,6 +248,8 @@ class Membership:
                     return None
                 except EngineRejected as exc:
                     raise self._refused_block(body, exc) from None
+                except EngineUnavailable as exc:
+                    raise self.client.gave_up(exc, policy.deadline, "STARTUP_RETRY_TIMEOUT") from None
 
         return register
 

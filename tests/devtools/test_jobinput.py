@@ -8,13 +8,17 @@ from typing import Any
 
 import pytest
 
+from neops_worker.blocks.context import WorkflowContext
 from neops_worker.devkit.jobinput import (
+    SAMPLES,
     default_entity_id,
+    exec_job,
     job_definition,
     load_context,
     normalize_context,
     parse_param,
     parse_params,
+    sample_context_file,
 )
 from neops_worker.errors import ConfigurationError
 
@@ -132,3 +136,36 @@ def test_job_definition_is_what_an_engine_sends() -> None:
         "runOn": "device",
         "entityId": 42,
     }
+
+
+def test_exec_job_runs_on_the_sample_of_its_kind() -> None:
+    """sample_context: the shipped context of the job's run-on, its only entity the target."""
+    assert exec_job("p/n:1.0.0", {}, sample_context=True, run_on="device").entity_id == 101
+    assert exec_job("p/n:1.0.0", {}, sample_context=True, run_on="interface").entity_id == 201
+    assert exec_job("p/n:1.0.0", {}, sample_context=True, run_on="group").entity_id == 301
+
+
+def test_exec_job_with_several_candidates_asks_for_entity_id(tmp_path: Path) -> None:
+    """Two devices and no --entity-id: the message says how many and which option picks one."""
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({"devices": [{"id": 1}, {"id": 2}]}))
+    with pytest.raises(ConfigurationError) as caught:
+        exec_job("p/n:1.0.0", {}, path, run_on="device")
+    assert str(caught.value) == (
+        "Invalid job context: the job runs on a device but names no entityId; "
+        f"--context-file {path} has 2 devices: choose one with --entity-id ID"
+    )
+
+
+def test_exec_job_leaves_acquire_and_global_jobs_alone() -> None:
+    """An acquire job (no entity by contract) and a global job need no entity: no refusal."""
+    assert exec_job("p/n:1.0.0", {}, job_type="acquire", run_on="device").entity_id is None
+    assert exec_job("p/n:1.0.0", {}, run_on="global").entity_id is None
+
+
+@pytest.mark.parametrize(("run_on", "entity_id"), [("device", 101), ("interface", 201), ("group", 301)])
+def test_every_sample_is_a_valid_context(run_on: str, entity_id: int) -> None:
+    """Each shipped sample builds the worker's WorkflowContext, its entity the job's target."""
+    context = WorkflowContext.from_wire(load_context(sample_context_file(run_on)), run_on, entity_id)
+    context.validate_run_on()
+    assert sorted(p.name for p in SAMPLES.glob("*.json")) == ["device.json", "group.json", "interface.json"]

@@ -276,7 +276,7 @@ def test_a_url_without_dev_endpoints_is_named(url: str) -> None:
 
 def test_demo_runs_end_to_end_without_a_terminal(tmp_path: Path) -> None:
     """`demo` in another directory, output piped: every sample job's outcome, the retries, the rollback
-    and FAILED_SAFE, a clean drain, exit 0."""
+    and FAILED_SAFE, a clean drain, exit 0, and closing hints that work after `uv sync` (`uv run ...`)."""
     result = subprocess.run(
         [*WORKER_COMMAND, "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
     )
@@ -292,6 +292,9 @@ def test_demo_runs_end_to_end_without_a_terminal(tmp_path: Path) -> None:
     assert "Received SIGTERM. Shutting down..." in out
     assert "exited with code 0" in out
     assert "Demo OK: all 5 jobs ended as expected" in out
+    hints = out[out.index("Try it by hand") :].splitlines()[1:]
+    assert len(hints) == 5
+    assert all(line.lstrip().startswith("uv run neops_worker") for line in hints), hints
 
 
 def test_demo_on_a_directory_without_the_sample_blocks_fails_clearly() -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import re
+import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +28,8 @@ from neops_worker.engine.wire import (
     Versionable,
 )
 from tests.contract import CURRENT, PREVIOUS, assert_valid
+from tests.integration.commands import clean_environment
+from tests.integration.support import WORKER_COMMAND
 
 FB_A = Versionable(package="fb.test", name="alpha", major_version=1, minor_version=2, patch_version=0)
 FB_B = Versionable(package="fb.test", name="beta", major_version=2, minor_version=0, patch_version=1)
@@ -246,3 +250,13 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move time forward."""
         self.now += seconds
+
+
+def run_command(*args: str, cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """The real ``neops_worker ARGS`` in a child process, run to its end in ``cwd`` without the user's
+    settings (plus ``settings``), its tables wide enough that no cell is folded."""
+    env = clean_environment(**settings)
+    env["COLUMNS"] = "250"
+    return subprocess.run(
+        [*WORKER_COMMAND, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )

@@ -140,7 +140,7 @@ def test_engine_refuses_a_database_of_another_version(tmp_path: Path) -> None:
     result = invoke("engine", "--port", "0", "--db", str(db), "--log-level", "error")
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
-    assert line.endswith("use another --db file, or delete this one (its state is lost)")
+    assert line.endswith("use another --db file, or delete this one (its state is lost); --fresh does that")
 
 
 def test_engine_options_are_checked_and_described() -> None:

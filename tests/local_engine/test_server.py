@@ -118,7 +118,7 @@ def test_entry_point_rejects_inconsistent_thresholds() -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "unreachable_after < offline_after" in result.stderr
+    assert "--offline-after (2) must be more than --unreachable-after (5)" in result.stderr
 
 
 def test_importing_the_package_does_not_need_starlette() -> None:

@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def engine_url() -> Iterator[str]:
-    """A local engine (in-memory, fast expiry) on a free loopback port."""
-    options = EngineOptions(heartbeat_interval_s=1.0, unreachable_after=3, offline_after=6)
+    """A local engine (in-memory, fast expiry, no retries of failed jobs) on a free loopback port."""
+    options = EngineOptions(heartbeat_interval_s=1.0, unreachable_after=3, offline_after=6, max_retries=0)
     with LocalEngine(":memory:", options=options) as running:
         yield str(running.url)

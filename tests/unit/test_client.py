@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 import http.server
 import json
+import logging
+import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 
@@ -451,3 +454,104 @@ async def test_a_failed_poll_behind_a_delivered_push_is_returned_not_raised(clie
     poll.respond(200, json={"not": "a list"})
     _, claimed = await client.push_result_then_poll(_ok_result(), _poll(), lambda: True)
     assert isinstance(claimed, EngineRejected)
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _failure_of(url: str) -> EngineUnavailable:
+    """The error of a ping to ``url`` over the real network, which does not answer it."""
+    client = EngineClient(url, timeout=5)
+    try:
+        with pytest.raises(EngineUnavailable) as caught:
+            await client.ping("w")
+    finally:
+        await client.aclose()
+    return caught.value
+
+
+async def test_a_refused_connection_and_an_unknown_name_are_said_in_words() -> None:
+    """Over the real network: 'connection refused' and 'name not resolved: ...', never sent."""
+    refused = await _failure_of(f"http://127.0.0.1:{_closed_port()}")
+    assert (refused.reason, refused.detail, refused.request_sent) == (
+        "connection refused",
+        "ConnectError: connection refused",
+        False,
+    )
+    unknown = await _failure_of("http://enigne.example.invalid:3030")
+    assert unknown.reason.startswith("name not resolved: ")
+    assert unknown.detail == f"ConnectError: {unknown.reason}"
+
+
+async def test_tls_spoken_to_a_plain_http_server_is_a_tls_failure() -> None:
+    """https:// to a server that speaks plain HTTP: 'TLS failure: ...', with the system's own text."""
+    with _serving(lambda path: 200) as url:
+        failure = await _failure_of(url.replace("http://", "https://"))
+    assert failure.reason.startswith("TLS failure: [SSL")
+
+
+@respx.mock
+async def test_a_connect_timeout_says_how_long_it_waited(client: EngineClient) -> None:
+    """A connection that was not made in time: 'connection timed out after 2 s'."""
+    respx.post(f"{BASE}/workers/w/ping").mock(side_effect=httpx.ConnectTimeout("timed out"))
+    with pytest.raises(EngineUnavailable) as caught:
+        await client.ping("w")
+    assert str(caught.value) == "heartbeat: ConnectTimeout: connection timed out after 2 s"
+
+
+@pytest.mark.parametrize(
+    ("failure", "says"),
+    [
+        (
+            EngineUnavailable(
+                "x", "ConnectError: connection refused", request_sent=False, reason="connection refused"
+            ),
+            "x: cannot reach the engine at http://engine.test (connection refused) for 3 s "
+            "(STARTUP_RETRY_TIMEOUT); is URL_BLACKBOARD right and the engine running?",
+        ),
+        (
+            EngineUnavailable(
+                "x", "ReadTimeout: timed out, no answer within 2 s", reason="timed out, no answer within 2 s"
+            ),
+            "x: no answer from the engine at http://engine.test (timed out, no answer within 2 s) for 3 s "
+            "(STARTUP_RETRY_TIMEOUT); is the engine running, and API_REQUEST_TIMEOUT long enough?",
+        ),
+        (
+            EngineUnavailable("x", "HTTP 502: Bad Gateway", 502),
+            "x: the engine at http://engine.test still answers HTTP 502: Bad Gateway after 3 s "
+            "(STARTUP_RETRY_TIMEOUT); is it starting up or overloaded?",
+        ),
+    ],
+)
+def test_giving_up_names_the_url_the_failure_the_time_and_the_setting(
+    client: EngineClient, failure: EngineUnavailable, says: str
+) -> None:
+    """Unreachable, unanswered, or answering 5xx: one sentence with what to check."""
+    gave_up = client.gave_up(failure, 3, "STARTUP_RETRY_TIMEOUT")
+    assert str(gave_up) == says
+    assert (gave_up.status, gave_up.request_sent) == (failure.status, failure.request_sent)
+
+
+@respx.mock
+async def test_the_engines_return_after_failures_is_said_once(
+    client: EngineClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Failures (no answer, 503), then answers: one 'answering again after N s' line, at the first answer."""
+    caplog.set_level(logging.INFO, "neops_worker.engine")
+    respx.post(f"{BASE}/workers/w/ping").mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.Response(503),
+            httpx.Response(200),
+            httpx.Response(200),
+        ]
+    )
+    for expected in (EngineUnavailable, EngineUnavailable, None, None):
+        with pytest.raises(expected) if expected else contextlib.nullcontext():
+            await client.ping("w")
+    [line] = [m for m in caplog.messages if "answering again" in m]
+    assert re.fullmatch(r"Engine at http://engine\.test answering again after \d+\.\d s", line)

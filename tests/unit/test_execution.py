@@ -81,9 +81,22 @@ class NotAResult(FunctionBlock[Params, Data]):
         return None  # type: ignore[return-value]
 
 
+@register_function_block(Registration(name="data_as", package="tests", description="data as asked"))
+class DataAsAsked(FunctionBlock[Params, Data]):
+    """Returns its data as a dict, or none at all, as ``label`` says."""
+
+    def run(self, params: Params, context: WorkflowContext) -> FunctionBlockResult[Data]:
+        """``dict``: the total as a string in a dict; ``typo``: a misspelt key; else no data."""
+        if params.label == "dict":
+            return FunctionBlockResult(success=True, data={"total": str(params.count)})
+        if params.label == "typo":
+            return FunctionBlockResult(success=True, data={"totl": params.count})
+        return FunctionBlockResult(success=params.label != "failed", message=params.label)
+
+
 BLOCKS = {
     cls.registration.fb_id: DiscoveredBlock(cls, cls.registration, __name__, Path(__file__))
-    for cls in (AsyncSleeper, BlockingAsync, WrongData, NotAResult)
+    for cls in (AsyncSleeper, BlockingAsync, WrongData, NotAResult, DataAsAsked)
 }
 
 
@@ -161,11 +174,39 @@ async def test_result_data_is_checked_against_the_model() -> None:
 
 
 async def test_wrong_return_type(caplog: pytest.LogCaptureFixture) -> None:
-    """A block returning the wrong type fails the job; the traceback is in the log."""
+    """A block returning the wrong type fails the job; the log line says so with the job's id."""
     with caplog.at_level(logging.ERROR):
         outcome = await execute_job(_job("not_a_result", {"count": 1}), BLOCKS.get)
-    assert outcome.result.result.message == "TypeError: run() returned NoneType, expected FunctionBlockResult"
-    assert any(r.exc_info for r in caplog.records)
+    assert outcome.result.result.message == "run() returned NoneType, expected FunctionBlockResult"
+    assert "Job job-1: run() returned NoneType, expected FunctionBlockResult" in caplog.messages
+
+
+async def test_result_data_given_as_a_dict_is_validated_into_the_model() -> None:
+    """FunctionBlockResult(data={...}) is accepted and validated into the result model (lax: "3" is 3)."""
+    outcome = await execute_job(_job("data_as", {"count": 3, "label": "dict"}), BLOCKS.get)
+    assert (outcome.outcome, outcome.result.result.data) == ("success", {"total": 3})
+
+
+async def test_a_dict_the_model_refuses_fails_naming_the_field() -> None:
+    """A dict with a key the result model does not have fails the job, naming what is wrong."""
+    outcome = await execute_job(_job("data_as", {"count": 3, "label": "typo"}), BLOCKS.get)
+    assert outcome.result.status == "failed"
+    assert outcome.result.result.message == (
+        "result data does not match Data: total: Field required; totl: Extra inputs are not permitted"
+    )
+
+
+async def test_a_success_without_required_data_fails_in_one_sentence() -> None:
+    """A success without data whose result model has required fields is a failed result saying so."""
+    outcome = await execute_job(_job("data_as", {"count": 3, "label": "none"}), BLOCKS.get)
+    assert outcome.result.status == "failed"
+    assert outcome.result.result.message == "run() returned success without data, but Data requires total"
+
+
+async def test_a_failure_needs_no_data() -> None:
+    """A failed result without data stays the block's failed result."""
+    outcome = await execute_job(_job("data_as", {"count": 3, "label": "failed"}), BLOCKS.get)
+    assert (outcome.outcome, outcome.result.result.message) == ("failed", "failed")
 
 
 async def test_acquire_parameters_are_lenient() -> None:

@@ -152,3 +152,31 @@ def test_cli_option_overrides_are_validated_too(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "POLL_INTERVAL" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_block_directories_that_cannot_be_read_are_refused_naming_the_variable_and_the_path(
+    tmp_path: Path,
+) -> None:
+    """Missing, a file, a symlink loop: a ConfigurationError (exit 2) naming DIR_FUNCTION_BLOCKS and it."""
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "blocks").mkdir()
+    cases = {
+        str(tmp_path / "nowhere"): f"DIR_FUNCTION_BLOCKS: {tmp_path / 'nowhere'} does not exist",
+        "a_file": f"DIR_FUNCTION_BLOCKS: a_file (in {tmp_path}) is not a directory",
+        "loop": f"DIR_FUNCTION_BLOCKS: loop (in {tmp_path}) cannot be resolved (",
+    }
+    for directory, says in cases.items():
+        settings = load_settings({"dir_function_blocks": f"blocks,{directory}"})
+        with pytest.raises(ConfigurationError) as caught:
+            settings.check_block_directories()
+        assert str(caught.value).startswith(says), str(caught.value)
+        assert caught.value.exit_code == 2
+    load_settings({"dir_function_blocks": f"blocks,{tmp_path}"}).check_block_directories()
+
+
+def test_settings_load_without_their_block_directories() -> None:
+    """Loading the settings does not need the directories (the health probe and the client commands)."""
+    assert load_settings({"dir_function_blocks": "/nowhere/blocks"}).dir_function_blocks == [
+        "/nowhere/blocks"
+    ]

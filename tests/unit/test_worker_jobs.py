@@ -275,9 +275,34 @@ async def test_a_failed_push_is_retried_without_the_poll(caplog: pytest.LogCaptu
         await wait_until(lambda: run.transport.sent(POLL) == 2, what="the next poll")
         await run.until_stopped(task)
         assert [e for e in run.events if e in (POLL, RESULT)][:4] == [POLL, RESULT, RESULT, POLL]
-        assert any(
-            m.startswith(f"Result of job {job_id} delivered after 2 attempts in ") for m in caplog.messages
-        )
+        delivered = _index(caplog, f"Result of job {job_id} delivered after 2 attempts in ")
+        finished = _index(caplog, f"Job {job_id} finished: success in ")
+        assert delivered < finished
+        assert ", result delivered after 2 attempts in " in caplog.messages[finished]
+        assert caplog.records[delivered].levelno == logging.INFO
+
+
+def _index(caplog: pytest.LogCaptureFixture, start: str) -> int:
+    """The index of the only message that starts with ``start``."""
+    [index] = [i for i, message in enumerate(caplog.messages) if message.startswith(start)]
+    return index
+
+
+async def test_a_job_is_said_finished_once_its_result_reached_the_engine(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The job's last line comes after the push was answered, with its outcome, time and delivery."""
+    async with looping() as run:
+        job_id = run.engine.add_job(NOOP, {})
+        run.transport.gates[RESULT] = pushing = asyncio.Event()
+        batch = asyncio.ensure_future(run.loop.run_batch(await run.loop.poll()))
+        await wait_until(lambda: run.transport.sent(RESULT) == 1, what="the push")
+        assert not [m for m in caplog.messages if m.startswith(f"Job {job_id} finished")]
+        pushing.set()
+        await asyncio.wait_for(batch, 5)
+        [line] = [m for m in caplog.messages if m.startswith(f"Job {job_id} finished")]
+        assert line.startswith(f"Job {job_id} finished: success in ")
+        assert line.endswith(f" ms, result delivered: ran {job_id}")
 
 
 # --- what the engine refuses, and answers it loses ------------------------------------------
@@ -364,6 +389,10 @@ async def test_a_result_too_large_is_replaced_at_once_by_a_short_failed_one(
         ]
         assert all(len(m) < 500 for m in caplog.messages)  # never the body
         assert run.observer.named("result_push_failed") == []
+        assert (
+            f"Job {job_id} finished: success in 0 ms, result too large, a short failed result delivered "
+            "in its place: big"
+        ) in caplog.messages
 
 
 async def test_a_short_result_refused_too_is_lost_not_replaced_again(
@@ -378,6 +407,10 @@ async def test_a_short_result_refused_too_is_lost_not_replaced_again(
         assert job_id not in engine.results
         assert run.observer.named("result_push_failed") == [(job_id,)]
         assert any(m.startswith(f"The engine rejected the result of job {job_id} (") for m in caplog.messages)
+        assert (
+            f"Job {job_id} finished: success in 0 ms, result too large, a short failed result rejected by "
+            "the engine in its place: big"
+        ) in caplog.messages
 
 
 async def test_a_409_after_a_lost_answer_is_already_delivered(caplog: pytest.LogCaptureFixture) -> None:

@@ -6,27 +6,35 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from neops_worker.errors import (
+    ConfigurationError,
     DiscoveryError,
     EngineRejected,
+    EngineUnavailable,
     IncompatibleEngineError,
     LicenceRefusedError,
     ShutdownTimeoutError,
 )
+from neops_worker.runtime import make_client
 from neops_worker.worker.events import Observers, WorkerState
-from neops_worker.worker.lifecycle import Worker
+from neops_worker.worker.lifecycle import SAME_REQUEST_S, Worker
+from tests.faults.faultkit import free_port
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import (
     FakeRunner,
     RecordingObserver,
     RecordingTransport,
     block_body,
+    fast_settings,
     wait_until,
     wired,
 )
@@ -144,21 +152,46 @@ async def test_a_worker_goes_through_its_states_in_order() -> None:
 
 
 async def test_a_second_stop_abandons_the_job_and_still_unregisters(caplog: pytest.LogCaptureFixture) -> None:
-    """The job in hand is cancelled, the worker unregisters, and ``serve`` raises naming the job."""
+    """A second request after the window: the job is cancelled, the worker unregisters, the error says why."""
     async with serving() as run:
         run.runner.hold = asyncio.Event()
         await wait_until(lambda: run.worker.state is WorkerState.IDLE, what="idle")
         worker_id, job_id = run.worker.worker_id, run.engine.add_job(NOOP, {})
         await run.running(job_id)
         run.worker.request_stop("SIGTERM")
+        await asyncio.sleep(SAME_REQUEST_S + 0.05)
         run.worker.request_stop("SIGINT")
-        with pytest.raises(ShutdownTimeoutError, match=f"abandoned job {job_id}"):
+        with pytest.raises(ShutdownTimeoutError) as caught:
             await run.ended()
+        assert str(caught.value) == f"Shutdown cut short by a second SIGINT: abandoned job {job_id}"
         assert f"cancelled {job_id}" in run.events
         assert run.events[-1] == f"/workers/{worker_id}/unregister"
-        assert f"Received SIGINT again. Stopping now, abandoning job {job_id}" in caplog.messages
-        assert f"Drain cut short by a second signal; abandoning job {job_id}" in caplog.messages
+        assert (
+            f"Received SIGINT again: a second stop request; stopping now, abandoning job {job_id}"
+        ) in caplog.messages
+        assert f"Drain cut short by a second SIGINT; abandoning job {job_id}" in caplog.messages
         assert run.worker.current_job == job_id
+
+
+@pytest.mark.parametrize("again", ["SIGTERM", "SIGINT"])
+async def test_a_stop_signal_again_within_the_window_is_the_same_request(
+    again: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signal again within SAME_REQUEST_S (forwarded by uv and sent to the group): the job finishes."""
+    async with serving() as run:
+        run.runner.hold = asyncio.Event()
+        job_id = run.engine.add_job(NOOP, {})
+        await run.running(job_id)
+        run.worker.request_stop("SIGTERM")
+        run.worker.request_stop(again)
+        run.worker.request_stop(again)
+        run.runner.hold.set()
+        await run.ended()
+        assert run.engine.results[job_id]["status"] == "success"
+        assert f"cancelled {job_id}" not in run.events
+        said = "SIGTERM again" if again == "SIGTERM" else "SIGINT after SIGTERM"
+        assert caplog.messages.count(f"{said} within 1 s: the same stop request, still draining") == 2
+        assert not [m for m in caplog.messages if "abandoning" in m]
 
 
 async def test_the_shutdown_timeout_abandons_the_job(caplog: pytest.LogCaptureFixture) -> None:
@@ -168,21 +201,94 @@ async def test_the_shutdown_timeout_abandons_the_job(caplog: pytest.LogCaptureFi
         job_id = run.engine.add_job(NOOP, {})
         await run.running(job_id)
         run.worker.request_stop()
-        with pytest.raises(ShutdownTimeoutError):
+        with pytest.raises(ShutdownTimeoutError) as caught:
             await run.ended()
         assert f"Drain cut short by SHUTDOWN_TIMEOUT (0.05 s); abandoning job {job_id}" in caplog.messages
+        assert str(caught.value) == (
+            f"Shutdown did not finish within SHUTDOWN_TIMEOUT (0.05 s): abandoned job {job_id}"
+        )
 
 
-async def test_a_stop_during_startup_takes_no_job(caplog: pytest.LogCaptureFixture) -> None:
-    """Stopped while registering: no poll, nothing to unregister, stopped."""
-    async with serving(FakeEngine(registration_gate=asyncio.Event())) as run:
+async def test_a_stop_during_startup_takes_no_job_and_unregisters_the_registration_in_flight(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stopped while registering: the registration's answer is awaited, no poll, that worker unregistered."""
+    gate = asyncio.Event()
+    async with serving(FakeEngine(registration_gate=gate)) as run:
         await wait_until(lambda: run.transport.sent(REGISTER) == 1, what="the registration")
         run.worker.request_stop()
+        await asyncio.sleep(0.05)
+        gate.set()
         await run.ended()
         assert "Stop requested during start-up; not taking any job" in caplog.messages
         assert POLL not in run.events
+        [(worker_id, online)] = run.engine.workers.items()
+        assert run.events[-1] == f"/workers/{worker_id}/unregister"
+        assert not online
+        assert run.worker.state is WorkerState.STOPPED
+
+
+async def test_a_stop_during_startup_does_not_wait_past_the_request_timeout_for_the_registration() -> None:
+    """A registration never answered holds the stop for API_REQUEST_TIMEOUT at most; nothing to unregister."""
+    async with serving(FakeEngine(registration_gate=asyncio.Event()), api_request_timeout=0.2) as run:
+        await wait_until(lambda: run.transport.sent(REGISTER) == 1, what="the registration")
+        run.worker.request_stop()
+        await run.ended()
         assert not [e for e in run.events if e.endswith("/unregister")]
         assert run.worker.state is WorkerState.STOPPED
+
+
+class _HeldRegistration(httpx.BaseTransport):
+    """The fake engine over a synchronous transport (so on the client's threads, as in the daemon).
+
+    Worker registrations wait until ``release`` is set; ``arrived`` says one is waiting.
+    """
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer as the fake engine does, after the gate for a worker registration."""
+        if request.url.path == REGISTER:
+            self.arrived.set()
+            self.release.wait(10)
+        status, payload = self.engine.handle(
+            request.method, request.url.path, request.headers.get("authorization"), request.read()
+        )
+        return httpx.Response(status, json=payload) if payload is not None else httpx.Response(status)
+
+
+@pytest.mark.parametrize("cut_short_by", ["a discovery failure", "a stop"])
+async def test_a_start_cut_short_while_the_registration_is_with_the_engine_leaves_no_worker_behind(
+    cut_short_by: str,
+) -> None:
+    """The engine registers the worker after the start was cut short: its answer is kept, and unregistered."""
+    engine = FakeEngine()
+    transport = _HeldRegistration(engine)
+    settings = fast_settings()
+    client = make_client(settings, transport)
+    runner = FakeRunner([])
+    runner.discovering = asyncio.Event()
+    runner.discovery_error = DiscoveryError(["broken.py: failed to import: RuntimeError"])
+    worker = Worker(settings, client, runner, version="1.0.0")
+    try:
+        task = asyncio.ensure_future(worker.serve())
+        await wait_until(transport.arrived.is_set, what="the registration at the engine")
+        if cut_short_by == "a stop":
+            worker.request_stop()
+        else:
+            runner.discovering.set()
+        await asyncio.sleep(0.05)
+        transport.release.set()
+        with contextlib.suppress(DiscoveryError):
+            await asyncio.wait_for(task, 10)
+    finally:
+        transport.release.set()
+        await client.aclose()
+    [(worker_id, online)] = engine.workers.items()
+    assert not online, f"worker {worker_id} left registered"
 
 
 @pytest.mark.parametrize(
@@ -448,7 +554,10 @@ async def test_a_discovery_that_fails_after_registering_blocks_unregisters(
     """A broken module found last: its blocks were registered, so the worker unregisters, then raises."""
     engine = FakeEngine()
     async with serving(engine) as run:
+        run.runner.discovering = found_rest = asyncio.Event()
         run.runner.discovery_error = DiscoveryError(["gen_199.py: failed to import: SyntaxError"])
+        await wait_until(lambda: run.transport.sent(BLOCKS) == 1, what="the first block's registration")
+        found_rest.set()
         with pytest.raises(DiscoveryError, match=r"gen_199\.py"):
             await run.ended()
         [worker_id] = engine.workers
@@ -456,3 +565,44 @@ async def test_a_discovery_that_fails_after_registering_blocks_unregisters(
         assert POLL not in run.events
         assert run.events[-1] == f"/workers/{worker_id}/unregister"
         assert run.worker.state is WorkerState.STOPPED
+
+
+async def test_a_block_directory_that_does_not_exist_is_refused_before_any_request(tmp_path: Path) -> None:
+    """DIR_FUNCTION_BLOCKS naming a missing directory: a ConfigurationError naming it; no request sent."""
+    missing = tmp_path / "nowhere"
+    async with serving(dir_function_blocks=[str(missing)]) as run:
+        with pytest.raises(ConfigurationError) as caught:
+            await run.ended()
+        assert str(caught.value) == f"DIR_FUNCTION_BLOCKS: {missing} does not exist"
+        assert caught.value.exit_code == 2
+        assert [e for e in run.events if e.startswith("/")] == []
+        assert run.worker.state is WorkerState.STOPPED
+
+
+async def test_a_registration_that_cannot_reach_the_engine_ends_naming_its_url() -> None:
+    """Retries that never reach the engine end in one error naming the URL, the failure, the setting."""
+    url = f"http://127.0.0.1:{free_port()}"
+    settings = fast_settings(url_blackboard=url, startup_retry_timeout=0.3)
+    client = make_client(settings)
+    try:
+        with pytest.raises(EngineUnavailable) as caught:
+            await Worker(settings, client, FakeRunner([]), version="1.0.0").serve()
+    finally:
+        await client.aclose()
+    assert str(caught.value) == (
+        f"worker registration: cannot reach the engine at {url} (connection refused) for 0.3 s "
+        "(STARTUP_RETRY_TIMEOUT); is URL_BLACKBOARD right and the engine running?"
+    )
+
+
+async def test_a_block_registration_answered_503_to_the_end_says_the_engine_still_answers_so() -> None:
+    """An engine answering 503 until STARTUP_RETRY_TIMEOUT: the error names it, the answer, the setting."""
+    async with serving(startup_retry_timeout=0.3) as run:
+        run.transport.script(BLOCKS, *[(503, {"message": "starting"})] * 50)
+        with pytest.raises(EngineUnavailable) as caught:
+            await run.ended()
+        assert str(caught.value) == (
+            f"registration of {NOOP}: the engine at http://engine.test still answers HTTP 503: starting "
+            "after 0.3 s (STARTUP_RETRY_TIMEOUT); is it starting up or overloaded?"
+        )
+        assert run.events[-1] == f"/workers/{next(iter(run.engine.workers))}/unregister"

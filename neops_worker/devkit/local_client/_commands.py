@@ -28,11 +28,19 @@ from neops_worker.cli.support import (
     usage_errors,
 )
 from neops_worker.devkit.local_client._client import DevClient
-from neops_worker.devkit.local_client._render import jobs_table, print_job_result, print_run, workers_table
+from neops_worker.devkit.local_client._render import (
+    STATE_FILTERS,
+    in_state,
+    jobs_table,
+    print_job_result,
+    print_run,
+    workers_table,
+)
 from neops_worker.devkit.local_client._submit import (
     JobInput,
     build_job,
     final_attempt,
+    job_problems,
     resolve_block,
     resolve_job_id,
     wait_for_run,
@@ -68,8 +76,20 @@ TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=0, help="With --wait: give up after this many seconds (0: never).")
 ]
 StatusOption = Annotated[
-    Literal["pending", "polled", "pushed"] | None,
-    typer.Option("--status", help="Only jobs in this engine state (polled: claimed by a worker)."),
+    Literal["pending", "running", "success", "failed", "success-ack", "failed-ack", "polled", "pushed"]
+    | None,
+    typer.Option(
+        "--status",
+        help="Only jobs in this state, as the State column shows it (success and failed include their -ack "
+        "forms); the engine's own words work too: polled is running, pushed is any result.",
+        show_default=False,
+    ),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Send the job although its parameters do not fit the block's registered schema."
+    ),
 ]
 LimitOption = Annotated[
     int, typer.Option("--limit", min=0, help="Show the newest N jobs in the table (0: all).")
@@ -88,17 +108,23 @@ def submit_command(
     entity_id: EntityIdOption = None,
     wait: WaitOption = False,
     timeout: TimeoutOption = 60.0,
+    force: ForceOption = False,
     url: UrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Queue a job on the local engine and print its id; with --wait, wait for its run and print the result.
 
+    The parameters are checked against the schema the block registered: unknown or missing keys and
+    values of the wrong type are refused (exit 2) unless --force sends the job anyway.
     With --json: {"jobId": ...}, or with --wait the job's last attempt with its stored result, as one
     JSON document.
     """
     given = JobInput(param or [], params_file, context_file, job_type, run_on, entity_id)
     with _engine(url) as client:
-        job_id = _rollback(client, rollback_of, block, given) if rollback_of else _queue(client, block, given)
+        if rollback_of:
+            job_id = _rollback(client, rollback_of, block, given)
+        else:
+            job_id = _queue(client, block, given, force)
         if not wait:
             typer.echo(json.dumps({"jobId": job_id}) if as_json else job_id)
             return
@@ -110,9 +136,11 @@ def submit_command(
 def jobs_command(
     status: StatusOption = None, limit: LimitOption = 50, url: UrlOption = None, as_json: JsonOption = False
 ) -> None:
-    """List the engine's jobs: id, state, block, worker, duration and result message."""
+    """List the engine's jobs: id, state, block, worker, when created and finished, duration, message."""
     with _engine(url) as client:
-        jobs = client.jobs(status)
+        jobs = client.jobs(STATE_FILTERS[status][0] if status else None)
+    if status:
+        jobs = [job for job in jobs if in_state(job, status)]
     if as_json:
         typer.echo(json.dumps([job.to_wire() for job in jobs], indent=2))
         return
@@ -134,11 +162,11 @@ def workers_command(url: UrlOption = None, as_json: JsonOption = False) -> None:
 # --- shared ---------------------------------------------------------------------------------
 
 
-def _queue(client: DevClient, block: str | None, given: JobInput) -> str:
+def _queue(client: DevClient, block: str | None, given: JobInput, force: bool) -> str:
     """Queue a job for ``block``; its id."""
     if block is None:
         raise fail_usage("name the block to run (BLOCK), or a failed job to roll back (--rollback-of)")
-    return client.add_job(_new_job(client, block, given))
+    return client.add_job(_new_job(client, block, given, force))
 
 
 def _rollback(client: DevClient, given_id: str, block: str | None, given: JobInput) -> str:
@@ -152,13 +180,22 @@ def _rollback(client: DevClient, given_id: str, block: str | None, given: JobInp
     return client.rollback(job_id)
 
 
-def _new_job(client: DevClient, block: str, given: JobInput) -> NewJob:
+def _new_job(client: DevClient, block: str, given: JobInput, force: bool) -> NewJob:
     """The job to queue, for the block ``block`` names among those the engine knows (bad input: exit 2)."""
     with usage_errors():
         resolved = resolve_block(block, client.function_blocks())
         job = build_job(resolved, given)
     if resolved.registered is None:
-        _warn(f"no worker has registered {resolved.fb_id} yet; the job waits until one does")
+        _warn(
+            f"no worker has registered {resolved.fb_id} yet, so its parameters cannot be checked; "
+            "the job waits until a worker serves it"
+        )
+        return job
+    problems = job_problems(resolved.registered, job)
+    if problems and not force:
+        raise fail_usage(f"{problems}; fix them, or send the job anyway with --force")
+    if problems:
+        _warn(f"{problems}; sending the job anyway (--force)")
     return job
 
 

@@ -44,6 +44,27 @@ def job_state(job: DevJob) -> str:
     return "running" if job.status == "polled" else job.status
 
 
+#: What ``jobs --status`` takes: each state :func:`job_state` shows (``success`` and ``failed`` with their
+#: ``-ack`` forms), and the engine's own ``polled`` and ``pushed``. Each maps to the engine's status to
+#: ask for and, when that is not precise enough, the shown states to keep.
+STATE_FILTERS: dict[str, tuple[str, frozenset[str] | None]] = {
+    "pending": ("pending", None),
+    "running": ("polled", None),
+    "success": ("pushed", frozenset({"success", "success-ack"})),
+    "failed": ("pushed", frozenset({"failed", "failed-ack"})),
+    "success-ack": ("pushed", frozenset({"success-ack"})),
+    "failed-ack": ("pushed", frozenset({"failed-ack"})),
+    "polled": ("polled", None),
+    "pushed": ("pushed", None),
+}
+
+
+def in_state(job: DevJob, given: str) -> bool:
+    """Whether ``job`` is in the state ``jobs --status`` was given (a key of :data:`STATE_FILTERS`)."""
+    status, shown = STATE_FILTERS[given]
+    return job.status == status and (shown is None or job_state(job) in shown)
+
+
 def state_text(state: str) -> Text:
     """The state word in its colour."""
     return Text(state, style=STATE_STYLES.get(state, ""))
@@ -83,6 +104,22 @@ def seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} s"
 
 
+def ago(age_s: float | None) -> str:
+    """``1.2 s ago``, ``42 s ago``, ``12 min ago``, ``3 h ago``, ``2 days ago``; ``-``: not yet."""
+    if age_s is None:
+        return "-"
+    age_s = max(0.0, age_s)
+    if age_s < 10:
+        return f"{age_s:.1f} s ago"
+    if age_s < 60:
+        return f"{age_s:.0f} s ago"
+    if age_s < 3600:
+        return f"{age_s // 60:.0f} min ago"
+    if age_s < 2 * 86400:
+        return f"{age_s // 3600:.0f} h ago"
+    return f"{age_s // 86400:.0f} days ago"
+
+
 def db_update_count(job: DevJobDetail) -> int:
     """How many ``dbUpdates`` the stored result carries."""
     result: dict[str, Any] = (job.result or {}).get("result") or {}
@@ -95,7 +132,8 @@ def short_id(uuid: str | None) -> str:
 
 
 def jobs_table(jobs: list[DevJob], total: int) -> Table:
-    """One row per job: id, kind (retry, rollback), state, run state, block, worker, duration, message."""
+    """One row per job: id, kind (retry, rollback), state, run state, block, worker, when it was created
+    and finished, how long it ran, message."""
     shown = f"{total} job(s)" if len(jobs) == total else f"last {len(jobs)} of {total} job(s)"
     table = Table(title=f"{shown}; ids shortened, --json has them in full", title_justify="left")
     table.add_column("Job", no_wrap=True)
@@ -104,7 +142,9 @@ def jobs_table(jobs: list[DevJob], total: int) -> Table:
     table.add_column("Run", no_wrap=True)
     table.add_column("Block", overflow="fold")
     table.add_column("Worker", overflow="fold")
-    table.add_column("Time", justify="right", no_wrap=True)
+    table.add_column("Created", justify="right", no_wrap=True)
+    table.add_column("Finished", justify="right", no_wrap=True)
+    table.add_column("Took", justify="right", no_wrap=True)
     table.add_column("Message", overflow="fold", ratio=1)
     for job in jobs:
         table.add_row(
@@ -114,6 +154,8 @@ def jobs_table(jobs: list[DevJob], total: int) -> Table:
             run_text(job),
             job.function_block_id,
             job.worker_name or short_id(job.worker_id),
+            ago(job.created_age_s),
+            ago(job.finished_age_s),
             seconds(job.duration_s),
             job.result_message or "",
         )
@@ -138,7 +180,7 @@ def workers_table(workers: list[DevWorker], blocks: Sequence[DevFunctionBlock] =
             worker.name or "-",
             short_id(worker.uuid),
             state,
-            f"{worker.last_seen_age_s:.1f} s ago",
+            ago(worker.last_seen_age_s),
             str(worker.claimed_jobs),
             block_count(worker.function_blocks, reversible),
         )
@@ -182,8 +224,11 @@ def print_run(console: Console, shown: DevJobDetail, run: Sequence[DevJob]) -> N
 
 
 __all__ = [
+    "STATE_FILTERS",
+    "ago",
     "block_count",
     "db_update_count",
+    "in_state",
     "job_state",
     "jobs_table",
     "kind_text",

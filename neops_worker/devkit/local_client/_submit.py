@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from neops_worker.devkit.jobinput import default_entity_id, load_context, parse_params
 from neops_worker.devkit.local_client._client import DevClient
+from neops_worker.devkit.local_client._params import parameter_problems
 from neops_worker.devkit.local_engine.models import FINAL_RUN_STATES, DevFunctionBlock, DevJob, NewJob
 from neops_worker.engine.wire import canonical_fb_id
 from neops_worker.errors import ConfigurationError, describe_errors
@@ -92,6 +93,22 @@ def build_job(block: ResolvedBlock, given: JobInput) -> NewJob:
         raise ConfigurationError(f"invalid job: {describe_errors(exc)}") from None
 
 
+def job_problems(block: DevFunctionBlock, job: NewJob) -> str | None:
+    """Why the job's parameters do not fit the block's registered ``parameterJsonSchema``, in one
+    sentence naming the block and its parameters; None when they fit (or it registered no schema)."""
+    schema = block.registration.get("parameterJsonSchema")
+    if not isinstance(schema, dict):
+        return None
+    problems = parameter_problems(schema, job.parameters, job.type)
+    if not problems:
+        return None
+    declared = ", ".join(schema.get("properties") or {}) or "none"
+    return (
+        f"parameters for {block.function_block_id} do not fit the schema it registered: "
+        f"{'; '.join(problems)} (its parameters: {declared})"
+    )
+
+
 def wait_for_run(
     client: DevClient, job_id: str, timeout_s: float, sleep: Callable[[float], None] = time.sleep
 ) -> list[DevJob] | None:
@@ -133,6 +150,7 @@ __all__ = [
     "ResolvedBlock",
     "build_job",
     "final_attempt",
+    "job_problems",
     "resolve_block",
     "resolve_job_id",
     "wait_for_run",

@@ -16,6 +16,7 @@ from neops_worker.devkit.local_engine.options import (
     CONTRACTS,
     OPTION_HELP,
     EngineOptions,
+    OptionError,
     default_db_path,
     parse_size,
 )
@@ -124,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = options_from(args)
         require_engine_deps()
     except (ValueError, EngineDependencyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        message = exc.for_command_line() if isinstance(exc, OptionError) else str(exc)
+        print(f"error: {message}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -72,8 +72,8 @@ def job_show(row: Row) -> EngineJobShow:
     return EngineJobShow(**{**_times(row, times), "worker_deleted": bool(row["worker_deleted"])})
 
 
-def dev_job_fields(row: Row) -> Row:
-    """The :class:`DevJob` fields of a ``DEV_JOBS`` row: timestamps, the run time, flags as booleans."""
+def dev_job_fields(row: Row, now: float) -> Row:
+    """The :class:`DevJob` fields of a ``DEV_JOBS`` row: timestamps, run time and ages, flags as booleans."""
     claimed_at, finished_at = row["claimed_at"], row["finished_at"]
     duration = None if claimed_at is None or finished_at is None else round(finished_at - claimed_at, 6)
     retryable = row["retryable"]
@@ -81,20 +81,22 @@ def dev_job_fields(row: Row) -> Row:
     return {
         **_times(fields, ("created_at", "updated_at", "claimed_at", "finished_at")),
         "duration_s": duration,
+        "created_age_s": round(now - row["created_at"], 3),
+        "finished_age_s": None if finished_at is None else round(now - finished_at, 3),
         "retryable": None if retryable is None else bool(retryable),
         "failed_by_engine": bool(row["failed_by_engine"]),
     }
 
 
-def dev_job(row: Row) -> DevJob:
-    """A ``GET /_dev/jobs`` row."""
-    return DevJob(**dev_job_fields(row))
+def dev_job(row: Row, now: float) -> DevJob:
+    """A ``GET /_dev/jobs`` row, its ages counted to ``now``."""
+    return DevJob(**dev_job_fields(row, now))
 
 
-def dev_job_detail(row: Row, logs: list[Row]) -> DevJobDetail:
+def dev_job_detail(row: Row, logs: list[Row], now: float) -> DevJobDetail:
     """A ``GET /_dev/jobs/{jobId}`` answer: the row, its input, the stored result and the log lines."""
     return DevJobDetail(
-        **dev_job_fields(row),
+        **dev_job_fields(row, now),
         parameters=json.loads(row["parameters"]),
         context=json.loads(row["context"]),
         result=None if row["result"] is None else json.loads(row["result"]),

@@ -122,5 +122,5 @@ def add_follow_up(
 ) -> str:
     """A new pending job with the input of ``source_id``, in its run; the new job's id."""
     job_id = str(uuid.uuid4())
-    db.execute(sql.COPY_JOB, (job_id, job_type, attempt, retry_of, rollback_of, now, source_id))
+    db.execute(sql.COPY_JOB, sql.numbered(job_id, job_type, attempt, retry_of, rollback_of, now, source_id))
     return job_id

@@ -105,7 +105,7 @@ CREATE INDEX IF NOT EXISTS job_logs_job ON job_logs (job_id, id);
 INSERT_WORKER = """
 INSERT INTO workers (uuid, version, name, ip_address, state, last_ping_at, last_seen_at, created_at,
                      updated_at, deleted_at)
-VALUES (?1, ?2, ?3, ?4, 'online', ?5, ?5, ?5, ?5, NULL)
+VALUES (:p1, :p2, :p3, :p4, 'online', :p5, :p5, :p5, :p5, NULL)
 """
 
 #: Worker rows named as ``WorkerRegistrationResponseDto``; filter with ``uuid = ?`` or :data:`LIST_WORKERS`.
@@ -121,14 +121,14 @@ WORKER_LIVENESS = "SELECT deleted_at, last_seen_at FROM workers WHERE uuid = ?"
 #: Parameters: online only (0/1), deleted too (0/1).
 LIST_WORKERS = (
     SELECT_WORKERS
-    + " WHERE (?1 = 0 OR state = 'online') AND (?2 = 1 OR deleted_at IS NULL) ORDER BY created_at"
+    + " WHERE (:p1 = 0 OR state = 'online') AND (:p2 = 1 OR deleted_at IS NULL) ORDER BY created_at"
 )
 
 #: Parameters: now, worker id. A 0.43 engine (True) writes the epoch into ``last_ping_at``.
 UNREGISTER = {
-    True: "UPDATE workers SET state = 'offline', last_ping_at = 0, last_seen_at = ?1, updated_at = ?1 "
-    "WHERE uuid = ?2",
-    False: "UPDATE workers SET state = 'offline', last_seen_at = ?1, updated_at = ?1 WHERE uuid = ?2",
+    True: "UPDATE workers SET state = 'offline', last_ping_at = 0, last_seen_at = :p1, updated_at = :p1 "
+    "WHERE uuid = :p2",
+    False: "UPDATE workers SET state = 'offline', last_seen_at = :p1, updated_at = :p1 WHERE uuid = :p2",
 }
 
 #: Parameters: now, worker id.
@@ -143,9 +143,11 @@ INSERT OR IGNORE INTO function_blocks (fb_id, package, name, major_version, mino
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+BLOCK_REGISTRATION = "SELECT registration FROM function_blocks WHERE fb_id = ?"
+
 BLOCK_FLAGS = "SELECT is_pure, is_idempotent, reversible FROM function_blocks WHERE fb_id = ?"
 
-INSERT_RUN = "INSERT INTO runs (run_id, state, created_at, updated_at) VALUES (?1, 'RUNNING', ?2, ?2)"
+INSERT_RUN = "INSERT INTO runs (run_id, state, created_at, updated_at) VALUES (:p1, 'RUNNING', :p2, :p2)"
 
 #: Parameters: state, now, run id.
 SET_RUN_STATE = "UPDATE runs SET state = ?, updated_at = ? WHERE run_id = ?"
@@ -153,7 +155,7 @@ SET_RUN_STATE = "UPDATE runs SET state = ?, updated_at = ? WHERE run_id = ?"
 INSERT_JOB = """
 INSERT INTO jobs (job_id, fb_id, type, run_on, entity_id, step_label, parameters, context, run_id,
                   created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+VALUES (:p1, :p2, :p3, :p4, :p5, :p6, :p7, :p8, :p9, :p10, :p10)
 """
 
 #: A new job from an earlier one's input (a retry or a rollback job), in the same run. Parameters: new
@@ -161,8 +163,8 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
 COPY_JOB = """
 INSERT INTO jobs (job_id, fb_id, type, run_on, entity_id, step_label, parameters, context, run_id, attempt,
                   retry_of, rollback_of, created_at, updated_at)
-SELECT ?1, fb_id, ?2, run_on, entity_id, step_label, parameters, context, run_id, ?3, ?4, ?5, ?6, ?6
-FROM jobs WHERE job_id = ?7
+SELECT :p1, fb_id, :p2, run_on, entity_id, step_label, parameters, context, run_id, :p3, :p4, :p5, :p6, :p6
+FROM jobs WHERE job_id = :p7
 """
 
 INSERT_LOG = """
@@ -177,8 +179,8 @@ FROM job_logs WHERE job_id = ? ORDER BY id
 
 #: Parameters: status, worker id, function-block id, run id; each None for "any".
 JOB_FILTER = """
-WHERE (?1 IS NULL OR j.status = ?1) AND (?2 IS NULL OR j.worker_id = ?2) AND (?3 IS NULL OR j.fb_id = ?3)
-  AND (?4 IS NULL OR j.run_id = ?4)
+WHERE (:p1 IS NULL OR j.status = :p1) AND (:p2 IS NULL OR j.worker_id = :p2)
+  AND (:p3 IS NULL OR j.fb_id = :p3) AND (:p4 IS NULL OR j.run_id = :p4)
 """
 
 PICK_PENDING = "SELECT seq FROM jobs WHERE status = 'pending' AND fb_id = ? ORDER BY seq LIMIT ?"
@@ -192,6 +194,14 @@ RETURNING seq, job_id, fb_id, step_label, parameters, context, type, run_on, ent
 
 #: Up to this many jobs a claim binds one ``?`` per job (cheaper); beyond, one JSON array (no variable limit).
 MAX_CLAIM_MARKS = 64
+
+
+def numbered(*values: object) -> dict[str, object]:
+    """The parameters of a statement written with ``:p1``, ``:p2``... (a value used twice is named twice).
+
+    Not ``?1``: Python 3.12.0-3.12.1's sqlite3 warns (DeprecationWarning) when a sequence fills them.
+    """
+    return {f"p{index}": value for index, value in enumerate(values, 1)}
 
 
 def claim(count: int) -> str:
@@ -210,9 +220,9 @@ def claim_args(worker_id: str, now: float, seqs: list[int]) -> tuple[object, ...
 
 #: Parameters: result status, message, retryable (NULL/0/1), stored body, now, by the engine (0/1), job id.
 ACCEPT_RESULT = """
-UPDATE jobs SET status = 'pushed', result_status = ?1, result_message = ?2, retryable = ?3, result = ?4,
-                finished_at = ?5, updated_at = ?5, failed_by_engine = ?6
-WHERE job_id = ?7 AND status != 'pushed'
+UPDATE jobs SET status = 'pushed', result_status = :p1, result_message = :p2, retryable = :p3, result = :p4,
+                finished_at = :p5, updated_at = :p5, failed_by_engine = :p6
+WHERE job_id = :p7 AND status != 'pushed'
 RETURNING job_id, type, fb_id, run_id, attempt, rollback_of
 """
 
@@ -270,3 +280,8 @@ FROM function_blocks b ORDER BY fb_id
 COUNT_WORKERS = "SELECT count(*) FROM workers WHERE deleted_at IS NULL"
 COUNT_BLOCKS = "SELECT count(*) FROM (SELECT DISTINCT package, name FROM function_blocks)"
 BLOCK_NAME_KNOWN = "SELECT 1 FROM function_blocks WHERE package = ? AND name = ? LIMIT 1"
+
+#: What a database file already holds, for the engine's start line: jobs, workers ever seen, blocks.
+COUNT_STATE = """
+SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM workers), (SELECT count(*) FROM function_blocks)
+"""

@@ -225,6 +225,9 @@ class DevJob(DevModel):
     claimed_at: str | None
     finished_at: str | None
     duration_s: float | None
+    #: Seconds since the job was created, and since it finished (None until then), by the engine's clock.
+    created_age_s: float
+    finished_age_s: float | None
     result_status: JobResultStatus | None
     result_message: str | None
     #: The result's ``retryable``, when it carried one.

@@ -58,6 +58,28 @@ def format_size(size: int) -> str:
     return f"{size} bytes"
 
 
+def option_name(field: str) -> str:
+    """The command-line option that sets an :class:`EngineOptions` field: ``--heartbeat-interval``."""
+    return "--" + field.removesuffix("_s").replace("_", "-")
+
+
+class OptionError(ValueError):
+    """An impossible engine option. The message names the fields (``unreachable_after``), as Python code
+    gives them; :meth:`for_command_line` names the options that set them (``--unreachable-after``)."""
+
+    def __init__(self, message: str, *fields: str) -> None:
+        super().__init__(message)
+        #: The fields the message names.
+        self.fields = fields
+
+    def for_command_line(self) -> str:
+        """The message naming command-line options instead of fields."""
+        message = str(self)
+        for field in self.fields:
+            message = re.sub(rf"\b{field}\b", option_name(field), message)
+        return message
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     """Tunable behaviour of the local engine (not of the production engine, whose values are unknown).
@@ -91,26 +113,45 @@ class EngineOptions:
     stuck_job_timeout_s: float = DEFAULT_STUCK_JOB_TIMEOUT_S
 
     def __post_init__(self) -> None:
-        if self.heartbeat_interval_s <= 0:
-            raise ValueError("heartbeat_interval_s must be positive")
-        if not 0 < self.unreachable_after < self.offline_after:
-            raise ValueError("need 0 < unreachable_after < offline_after")
+        heartbeat, unreachable, offline = (
+            self.heartbeat_interval_s,
+            self.unreachable_after,
+            self.offline_after,
+        )
+        if heartbeat <= 0:
+            raise OptionError(
+                f"heartbeat_interval_s must be positive, not {heartbeat:g}", "heartbeat_interval_s"
+            )
+        if unreachable <= 0:
+            raise OptionError(f"unreachable_after must be positive, not {unreachable:g}", "unreachable_after")
+        if offline <= unreachable:
+            raise OptionError(
+                f"offline_after ({offline:g}) must be more than unreachable_after ({unreachable:g}): "
+                "a silent worker is unreachable before it expires",
+                "offline_after",
+                "unreachable_after",
+            )
         if self.sweep_interval_s is not None and self.sweep_interval_s <= 0:
-            raise ValueError("sweep_interval_s must be positive")
+            raise OptionError(
+                f"sweep_interval_s must be positive, not {self.sweep_interval_s:g}", "sweep_interval_s"
+            )
         if self.contract not in CONTRACTS:
-            raise ValueError(f"contract must be one of {', '.join(CONTRACTS)}, not {self.contract!r}")
+            raise OptionError(
+                f"contract must be one of {', '.join(CONTRACTS)}, not {self.contract!r}", "contract"
+            )
         self._check_limits()
 
     def _check_limits(self) -> None:
-        if self.max_retries < 0:
-            raise ValueError("max_retries must not be negative")
-        for name in ("max_workers", "max_function_blocks"):
+        for name in ("max_retries", "max_workers", "max_function_blocks"):
             if (getattr(self, name) or 0) < 0:
-                raise ValueError(f"{name} must not be negative")
+                raise OptionError(f"{name} must not be negative, not {getattr(self, name)}", name)
         if self.max_body_size < 1:
-            raise ValueError("max_body_size must be positive")
+            raise OptionError(f"max_body_size must be positive, not {self.max_body_size}", "max_body_size")
         if self.stuck_job_timeout_s < 0:
-            raise ValueError("stuck_job_timeout_s must not be negative (0: never)")
+            raise OptionError(
+                f"stuck_job_timeout_s must not be negative (0: never), not {self.stuck_job_timeout_s:g}",
+                "stuck_job_timeout_s",
+            )
 
     @property
     def version(self) -> str:

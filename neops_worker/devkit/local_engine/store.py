@@ -24,6 +24,7 @@ import uuid as uuid_module
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from neops_worker.devkit.local_engine import _rows as rows
 from neops_worker.devkit.local_engine import _runs as runs
@@ -73,6 +74,14 @@ class RegistrationOutcome(enum.Enum):
     CREATED = "created"
     ALREADY_REGISTERED = "already registered"
     UNKNOWN_WORKER = "unknown worker"
+
+
+class StateCounts(NamedTuple):
+    """How much a store holds: jobs, workers ever registered, function blocks."""
+
+    jobs: int
+    workers: int
+    function_blocks: int
 
 
 class StoreSchemaError(RuntimeError):
@@ -138,6 +147,11 @@ class EngineStore:
         """Close the connection; the store is unusable afterwards."""
         with self._lock:
             self._conn.close()
+
+    def counts(self) -> StateCounts:
+        """How many jobs, workers and function blocks the store holds (earlier runs' included)."""
+        with self._lock:
+            return StateCounts(*self._conn.execute(sql.COUNT_STATE).fetchone())
 
     @property
     def options(self) -> EngineOptions:
@@ -239,7 +253,10 @@ class EngineStore:
             if self._options.max_workers is not None:
                 self._sweep(db, now)  # an expired worker no longer takes a slot
                 _check_quota(db, "workers", sql.COUNT_WORKERS, self._options.max_workers)
-            db.execute(sql.INSERT_WORKER, (worker_id, request.version, request.name, request.ip_address, now))
+            db.execute(
+                sql.INSERT_WORKER,
+                sql.numbered(worker_id, request.version, request.name, request.ip_address, now),
+            )
             [row] = rows.named(db.execute(sql.GET_WORKER, (worker_id,)))
         return rows.worker(row)
 
@@ -251,9 +268,9 @@ class EngineStore:
             if not self._live(db, worker_id, now):
                 return False
             db.execute(
-                "UPDATE workers SET state = 'online', last_ping_at = ?1, last_seen_at = ?1, updated_at = ?1 "
-                "WHERE uuid = ?2",
-                (now, worker_id),
+                "UPDATE workers SET state = 'online', last_ping_at = :p1, last_seen_at = :p1, "
+                "updated_at = :p1 WHERE uuid = :p2",
+                sql.numbered(now, worker_id),
             )
             return True
 
@@ -267,7 +284,7 @@ class EngineStore:
             now = self._clock()
             if not self._live(db, worker_id, now):
                 return False
-            db.execute(sql.UNREGISTER[self._options.current], (now, worker_id))
+            db.execute(sql.UNREGISTER[self._options.current], sql.numbered(now, worker_id))
             return True
 
     def get_worker(self, worker_id: str, find_deleted: bool = False) -> EngineWorker | None:
@@ -283,7 +300,9 @@ class EngineStore:
         """Every worker in registration order; expired ones only with ``find_deleted``."""
         with self._write() as db:
             self._sweep(db, self._clock())
-            found = rows.named(db.execute(sql.LIST_WORKERS, (int(online_only), int(find_deleted))))
+            found = rows.named(
+                db.execute(sql.LIST_WORKERS, sql.numbered(int(online_only), int(find_deleted)))
+            )
         return [rows.worker(row) for row in found]
 
     def worker_function_blocks(self, worker_id: str) -> list[str] | None:
@@ -310,11 +329,18 @@ class EngineStore:
             if db.execute(sql.BLOCK_NAME_KNOWN, (request.package, request.name)).fetchone() is None:
                 _check_quota(db, "functionBlocks", sql.COUNT_BLOCKS, self._options.max_function_blocks)
             created = _insert_function_block(db, request, now)
+            changed = [] if created else _changed_schemas(db, request)
             if request.worker_id is not None:
                 db.execute(
                     "INSERT OR IGNORE INTO fb_workers (worker_id, fb_id, linked_at) VALUES (?, ?, ?)",
                     (request.worker_id, request.fb_id, now),
                 )
+        if changed:
+            log.warning(
+                "Function block %s registered again (worker %s) with another %s than its first registration: "
+                "the engine keeps the first one; give the block a new version to register the change",
+                request.fb_id, request.worker_id, " and ".join(changed),
+            )  # fmt: skip
         return RegistrationOutcome.CREATED if created else RegistrationOutcome.ALREADY_REGISTERED
 
     # --- the queue ------------------------------------------------------------------------------
@@ -360,8 +386,10 @@ class EngineStore:
         retryable = submission.result.retryable
         accepted = db.execute(
             sql.ACCEPT_RESULT,
-            (submission.status, submission.result.message, None if retryable is None else int(retryable),
-             json.dumps(submission.to_wire()), now, int(by_engine), submission.job_execution_id),
+            sql.numbered(
+                submission.status, submission.result.message, None if retryable is None else int(retryable),
+                json.dumps(submission.to_wire()), now, int(by_engine), submission.job_execution_id,
+            ),
         ).fetchone()  # fmt: skip
         if accepted is None:
             return False
@@ -383,7 +411,7 @@ class EngineStore:
     def list_jobs(self, status: str | None = None, worker_id: str | None = None) -> list[EngineJobShow]:
         """Jobs in queue order as ``JobShowResultDto``, filtered by status and assigned worker."""
         with self._lock:
-            found = rows.named(self._conn.execute(sql.SHOW_JOBS, (status, worker_id, None, None)))
+            found = rows.named(self._conn.execute(sql.SHOW_JOBS, sql.numbered(status, worker_id, None, None)))
         return [rows.job_show(row) for row in found]
 
     def active_jobs(self) -> list[EngineJobShow]:
@@ -405,12 +433,12 @@ class EngineStore:
             try:
                 db.execute(
                     sql.INSERT_JOB,
-                    (job_id, job.function_block_id, job.type, job.run_on, job.entity_id, job.step_label,
-                     json.dumps(job.parameters), context, run_id, now),
+                    sql.numbered(job_id, job.function_block_id, job.type, job.run_on, job.entity_id,
+                                 job.step_label, json.dumps(job.parameters), context, run_id, now),
                 )  # fmt: skip
             except sqlite3.IntegrityError:
                 return None
-            db.execute(sql.INSERT_RUN, (run_id, now))
+            db.execute(sql.INSERT_RUN, sql.numbered(run_id, now))
         return job_id
 
     def add_rollback(self, job_id: str) -> str:
@@ -423,9 +451,9 @@ class EngineStore:
             found = rows.named(db.execute(sql.DEV_JOB, (job_id,)))
             if not found:
                 raise RemediationRefused(404, f"Job {job_id} not found")
-            job = rows.dev_job(found[0])
-            _check_rollback(job, runs.block_flags(db, job.function_block_id), self._options.current)
             now = self._clock()
+            job = rows.dev_job(found[0], now)
+            _check_rollback(job, runs.block_flags(db, job.function_block_id), self._options.current)
             rollback_id = runs.add_follow_up(db, job_id, "rollback", now, rollback_of=job_id)
             db.execute(sql.SET_RUN_STATE, ("ROLLBACK", now, job.run_id))
         log.info("Rollback job %s created on request, undoing failed job %s", rollback_id, job_id)
@@ -436,7 +464,7 @@ class EngineStore:
         with self._lock:
             found = rows.named(self._conn.execute(sql.DEV_JOB, (job_id,)))
             logs = rows.named(self._conn.execute(sql.SELECT_LOGS, (job_id,)))
-        return rows.dev_job_detail(found[0], logs) if found else None
+        return rows.dev_job_detail(found[0], logs, self._clock()) if found else None
 
     def dev_jobs(
         self,
@@ -448,9 +476,10 @@ class EngineStore:
         """Jobs in queue order with state, worker, claims, timing, result message and run."""
         with self._lock:
             found = rows.named(
-                self._conn.execute(sql.DEV_JOBS, (status, worker_id, function_block_id, run_id))
+                self._conn.execute(sql.DEV_JOBS, sql.numbered(status, worker_id, function_block_id, run_id))
             )
-        return [rows.dev_job(row) for row in found]
+        now = self._clock()
+        return [rows.dev_job(row, now) for row in found]
 
     def dev_workers(self) -> list[DevWorker]:
         """Every worker ever registered, expired ones included, with its blocks and claimed jobs."""
@@ -521,6 +550,14 @@ def _insert_function_block(db: sqlite3.Connection, request: RegisterFunctionBloc
          bool(request.is_idempotent), bool(request.reversible), json.dumps(request.to_wire()), now),
     )  # fmt: skip
     return cursor.rowcount == 1
+
+
+def _changed_schemas(db: sqlite3.Connection, request: RegisterFunctionBlock) -> list[str]:
+    """Which JSON Schemas of ``request`` differ from the stored first registration of the same block."""
+    (stored,) = db.execute(sql.BLOCK_REGISTRATION, (request.fb_id,)).fetchone()
+    first, again = json.loads(stored), request.to_wire()
+    names = ("parameterJsonSchema", "resultDataJsonSchema")
+    return [name for name in names if first.get(name) != again.get(name)]
 
 
 def _pick_pending(db: sqlite3.Connection, fb_ids: Sequence[str], limit: int | None) -> list[int]:

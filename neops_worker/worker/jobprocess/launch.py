@@ -11,6 +11,9 @@ template's output):
   no early fork was made (a worker composed inside a running loop) and to replace a template that
   died, when the daemon has threads and must not fork.
 
+The testing kit forks one more way (``fork_serving``): a template that serves the blocks a test
+imported, without discovery.
+
 Either way the template is the daemon's own child, reaped by ``wait_for_exit``.
 """
 
@@ -25,10 +28,15 @@ import socket
 import sys
 import threading
 import traceback
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neops_worker.settings import Settings
+
+if TYPE_CHECKING:
+    from neops_worker.discovery import DiscoveredBlock
 
 #: How often ``wait_for_exit`` looks when the kernel cannot tell it (no pidfd).
 _POLL_S = 0.05
@@ -64,18 +72,39 @@ def fork_template(settings: Settings) -> Launched | None:
     """Fork the template from this process now; None when that is unsafe (threads run) or fails."""
     if threading.active_count() > 1 or not hasattr(os, "fork"):
         return None
+    # What exists now is the daemon's long-lived state (modules, classes): out of the collector's
+    # reach in both processes, so that neither copies the other's pages by collecting them.
+    gc.freeze()
+    launched = _fork(settings, None)
+    if launched is None:
+        gc.unfreeze()
+    return launched
+
+
+def fork_serving(settings: Settings, blocks: Sequence[DiscoveredBlock]) -> Launched | None:
+    """A template forked from this process that serves ``blocks`` as imported here (no discovery).
+
+    The testing kit's (``isolation="process"``): the job processes run the very classes a test
+    imported or declared, with the test's state as of the fork. Forked even inside a running event
+    loop and while threads run, as multiprocessing's ``fork`` start method does: the template only
+    serves forks, and its job processes start a loop of their own and run one block, inline.
+    """
+    with warnings.catch_warnings():
+        # Python 3.12 and later warn of any fork while threads run (a test process's usually do).
+        warnings.filterwarnings("ignore", message=".*multi-threaded.*fork", category=DeprecationWarning)
+        return _fork(settings, blocks)
+
+
+def _fork(settings: Settings, blocks: Sequence[DiscoveredBlock] | None) -> Launched | None:
+    """Fork a template serving ``blocks`` (None: discovering DIR_FUNCTION_BLOCKS); None if the fork fails."""
     ours, theirs = socket.socketpair()
     out_r, out_w = os.pipe()
     config = template_config(settings, theirs.fileno())
     sys.stdout.flush()
     sys.stderr.flush()
-    # What exists now is the daemon's long-lived state (modules, classes): out of the collector's
-    # reach in both processes, so that neither copies the other's pages by collecting them.
-    gc.freeze()
     try:
         pid = os.fork()
     except OSError:  # no process to be had now (EAGAIN, ENOMEM): the runner spawns one later
-        gc.unfreeze()
         for end in (ours, theirs):
             end.close()
         for fd in (out_r, out_w):
@@ -83,16 +112,19 @@ def fork_template(settings: Settings) -> Launched | None:
         return None
     if pid == 0:  # the child: it owns neither our end of the socket nor the pipe's read end
         theirs.detach()  # the template wraps that descriptor itself
-        _run_forked(config, drop=(ours.detach(), out_r), output=out_w)
+        _run_forked(config, drop=(ours.detach(), out_r), output=out_w, blocks=blocks)
     theirs.close()
     os.close(out_w)
     return Launched(pid, ours, out_r)
 
 
-def _run_forked(config: dict[str, Any], drop: tuple[int, ...], output: int) -> None:
+def _run_forked(
+    config: dict[str, Any], drop: tuple[int, ...], output: int, blocks: Sequence[DiscoveredBlock] | None
+) -> None:
     """In the forked child: stdin from /dev/null, output to the daemon's pipe, serve; never returns."""
     code = 1
     try:
+        asyncio.events._set_running_loop(None)  # forked inside a running loop (a test's): not ours
         for fd in drop:
             os.close(fd)
         os.setsid()  # a session of its own, as the spawned template gets: the terminal's Ctrl-C is not for it
@@ -105,7 +137,7 @@ def _run_forked(config: dict[str, Any], drop: tuple[int, ...], output: int) -> N
         _streams_on_descriptors()
         from neops_worker.worker.jobprocess.template import serve
 
-        serve(config)
+        serve(config, blocks)
         code = 0
     except BaseException:
         with contextlib.suppress(Exception):

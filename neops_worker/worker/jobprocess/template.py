@@ -21,12 +21,16 @@ import selectors
 import signal
 import socket
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from neops_worker.errors import DiscoveryError
 from neops_worker.worker.jobprocess import child, osproc
 from neops_worker.worker.jobprocess.frames import FrameBuffer, FrameSocket, Message, recv_with_fds
 from neops_worker.worker.jobprocess.logs import install_forwarding
+
+if TYPE_CHECKING:
+    from neops_worker.discovery import DiscoveredBlock
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,8 +38,11 @@ def main(argv: list[str] | None = None) -> None:
     serve(json.loads((argv or sys.argv)[1]))
 
 
-def serve(config: dict[str, Any]) -> None:
-    """Discover, report, then fork job processes until the daemon hangs up (``launch.template_config``)."""
+def serve(config: dict[str, Any], blocks: Sequence[DiscoveredBlock] | None = None) -> None:
+    """Discover, report, then fork job processes until the daemon hangs up (``launch.template_config``).
+
+    ``blocks`` (a template forked by the testing kit): serve these instead of discovering.
+    """
     osproc.die_with_parent()
     if os.getppid() != config["parent"]:
         return
@@ -48,7 +55,7 @@ def serve(config: dict[str, Any]) -> None:
     channel = FrameSocket(ctrl)
     install_forwarding(channel.send, config["log_level"])
     with contextlib.suppress(ConnectionError):  # the daemon hung up: it is stopping, so do we
-        registry = _discover(channel, config)
+        registry = _discover(channel, config) if blocks is None else _given(channel, blocks)
         if registry is not None:
             Template(ctrl, channel, registry, config["log_level"]).serve()
 
@@ -70,6 +77,16 @@ def _discover(channel: FrameSocket, config: dict[str, Any]) -> Any:
         return None
     channel.send({"t": "discovered", "problems": problems, "error": None})
     return registry
+
+
+def _given(channel: FrameSocket, blocks: Sequence[DiscoveredBlock]) -> Any:
+    """The registry of blocks imported already, reported as a discovery that found them."""
+    from neops_worker.registry import Registry, registration_body
+
+    for block in blocks:
+        channel.send({"t": "block", "body": registration_body(block, None).to_wire()})
+    channel.send({"t": "discovered", "problems": [], "error": None})
+    return Registry(list(blocks))
 
 
 class Template:
