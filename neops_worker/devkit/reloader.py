@@ -159,9 +159,10 @@ class Reloader:
 
 
 def _describe(changes: set[tuple[watchfiles.Change, str]]) -> str:
-    """``path`` or ``path and N more files``."""
+    """``path``, ``path and 1 more file`` or ``path and N more files``."""
     paths = sorted({path for _, path in changes})
-    return paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more files"
+    more = len(paths) - 1
+    return paths[0] if not more else f"{paths[0]} and {more} more file{'s' if more > 1 else ''}"
 
 
 def _drop_bytecode(changes: set[tuple[watchfiles.Change, str]]) -> None:

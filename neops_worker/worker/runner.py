@@ -88,9 +88,15 @@ class JobRunner(Protocol):
 
 
 def report_problems(problems: Sequence[tuple[str, str]], skip_broken: bool, error: list[str] | None) -> None:
-    """Log discovery problems (``text``, ``detail``); raise when discovery failed as a whole."""
+    """Log discovery problems (``text``, ``detail``); raise when discovery failed as a whole.
+
+    The problems of a failed discovery are not logged here: the runtime's last line says them, once.
+    """
+    raised = set(error or ())
+    level = logging.WARNING if skip_broken else logging.ERROR
     for text, detail in problems:
-        log.log(logging.WARNING if skip_broken else logging.ERROR, "Function block module problem: %s", text)
+        if text not in raised:
+            log.log(level, "Function block module problem: %s", text)
         if detail:
             log.debug("%s", detail)
     if error:

@@ -124,3 +124,10 @@ def test_run_options_before_another_command_are_refused() -> None:
         "neops_worker: error: --log-level: options of the worker go after 'run' or without a command "
         "(neops_worker --log-level ...), not before 'blocks'"
     ]
+
+
+def test_submit_help_shows_examples() -> None:
+    """``submit --help`` ends with command lines to copy, a rollback on request among them."""
+    text = help_text("submit", "--help")
+    assert "neops_worker submit echo -p message=hello --wait" in text
+    assert "neops_worker submit --rollback-of JOB --wait" in text

@@ -9,8 +9,6 @@ import re
 import signal
 from pathlib import Path
 
-import pytest
-
 from tests.faults.faultkit import free_port
 from tests.integration.commands import CommandProcess, clean_environment
 from tests.integration.conftest import EngineUnderTest
@@ -66,11 +64,6 @@ def test_several_block_problems_end_in_one_line(tmp_path: Path) -> None:
     assert str(blocks / "second.py") in lines[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs neops_worker/worker/runner.py report_problems to leave the problems it raises to the "
-    "runtime's last line (see the report of issue 17, item 13)",
-)
 def test_a_broken_block_is_said_once(tmp_path: Path) -> None:
     """A module that fails to import: exit 1, one error line, and its cause printed once."""
     blocks = broken_blocks(tmp_path, "only")
