@@ -43,7 +43,7 @@ from neops_worker.devkit.blocktools._render import (
     print_problems,
     print_skipped,
 )
-from neops_worker.devkit.jobinput import job_definition, load_context, parse_param, parse_params
+from neops_worker.devkit.jobinput import SAMPLES, exec_job, parse_param, parse_params
 from neops_worker.engine.wire import JobDefinition
 from neops_worker.errors import EXIT_FAILURE, EXIT_OK, ConfigurationError
 from neops_worker.registry import is_reversible, registration_body
@@ -161,12 +161,21 @@ LogLevelOption = Annotated[
         help="Level of the block's log lines (stderr): DEBUG, INFO, WARNING, ERROR.",
     ),
 ]
+SampleContextOption = Annotated[
+    bool,
+    typer.Option(
+        "--sample-context",
+        help=f"Run on a shipped sample context holding one entity of the block's run-on: a device, an "
+        f"interface or a group (the files: {SAMPLES}). Not with --context-file.",
+    ),
+]
 EXEC_EXAMPLES = """Examples, with the blocks of function_blocks/:
 
 neops_worker exec echo -p message=hello -p repeat=2
 neops_worker exec echo -p message=hello --json
 neops_worker exec set_software_release -p software_release=17.9.4a --context-file router.json
 neops_worker exec set_software_release --type acquire --context-file router.json
+neops_worker exec set_software_release -p software_release=17.9.4a --sample-context
 
 router.json, a job context as on the wire: {"devices": [{"id": 42, "hostname": "r1"}], "interfaces": []}"""
 
@@ -177,6 +186,7 @@ def exec_command(
     param: ParamOption = None,
     params_file: ParamsFileOption = None,
     context_file: ContextFileOption = None,
+    sample_context: SampleContextOption = False,
     job_type: JobTypeOption = "execute",
     run_on: RunOnOption = None,
     entity_id: EntityIdOption = None,
@@ -189,10 +199,11 @@ def exec_command(
     loaded = _load(directories)
     with usage_errors():
         found = find_block(loaded, block)
-        job = job_definition(
+        job = exec_job(
             found.fb_id,
             parse_params(param or [], params_file),
-            load_context(context_file),
+            context_file,
+            sample_context=sample_context,
             job_type=job_type,
             run_on=run_on or found.registration.run_on,
             entity_id=entity_id,

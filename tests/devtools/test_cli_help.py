@@ -95,7 +95,7 @@ def test_the_examples_of_exec_run(tmp_path: Path) -> None:
     text = help_text("exec", "--help")
     (tmp_path / "router.json").write_text(text.split("router.json, a job context as on the wire: ")[1])
     examples = [line.strip() for line in text.splitlines() if line.strip().startswith("neops_worker exec ")]
-    assert len(examples) == 4
+    assert len(examples) == 5
     for example in examples:
         result = invoke(*shlex.split(example)[1:], "--dir", str(BUNDLED))
         assert result.exit_code == 0, (example, result.output)
