@@ -131,7 +131,8 @@ async def execute_job(
 def _failure(job: JobDefinition, exc: BaseException) -> tuple[JobResult, Outcome]:
     """The failed result (and log line) of an exception that ended the job."""
     if isinstance(exc, JobInputError):
-        log.error("Job %s rejected: %s", job.job_id, exc)
+        # Said once where it is seen: the worker's "Job … finished: rejected" line, exec's error line.
+        log.debug("Job %s rejected: %s", job.job_id, exc)
         return failed_result(job.job_id, str(exc), retryable=exc.retryable), "rejected"
     if isinstance(exc, PermanentFailure):  # the block's verdict, raised: a failed result, not an error
         return failed_result(job.job_id, str(exc) or _message(None, False), retryable=False), "failed"
