@@ -26,6 +26,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from neops_worker import __version__
 from neops_worker.cli.support import InWords, ReadableCommand, fail_usage, settings_or_exit
+from neops_worker.errors import ConfigurationError
 from neops_worker.settings import Settings, env_name
 
 # --- other command groups: imported only when one of their commands runs ----------------------
@@ -133,10 +134,20 @@ def _given_flags(options: dict[str, Any]) -> list[str]:
     return [_flag(name) for name, value in options.items() if value is not None]
 
 
+def _worker_settings(overrides: dict[str, Any]) -> Settings:
+    """The worker's settings, its block directories checked: one line and exit 2 before anything starts."""
+    settings = settings_or_exit(overrides)
+    try:
+        settings.check_block_directories()
+    except ConfigurationError as exc:
+        raise fail_usage(f"configuration: {exc}") from None
+    return settings
+
+
 def _start(overrides: dict[str, Any]) -> None:
     from neops_worker.runtime import run_worker
 
-    settings = settings_or_exit(overrides)
+    settings = _worker_settings(overrides)
     _warn_if_sdk_script(settings)
     raise typer.Exit(run_worker(settings))
 
@@ -158,7 +169,7 @@ def _start_reloading(overrides: dict[str, Any]) -> None:
     from neops_worker.devkit.reloader import run_reloader
     from neops_worker.observability import setup_logging
 
-    settings = settings_or_exit(overrides)
+    settings = _worker_settings(overrides)
     setup_logging(settings.log_level, settings.log_format, settings.worker_name)
     env = {**os.environ, **_as_environment(overrides)}
     raise typer.Exit(run_reloader(["run"], env, settings.dir_function_blocks))

@@ -5,8 +5,11 @@ without a body); 408, 429, 5xx, timeouts and connection errors raise ``EngineUna
 licence refusal (403 ``LicenseLimitExceeded``) raises ``LicenceRefusal``; any other status raises
 ``EngineRejected`` carrying the engine's message, cut to a readable length. Retrying is the
 caller's decision (``engine.retry``), because whether a call may be repeated depends on the
-endpoint. Every answer that is not itself transient is noted on ``answers``: it wakes the retries
-waiting for the engine to come back.
+endpoint; ``gave_up`` is the error that ends a caller's retries, naming the engine's URL, what the
+last attempt met and what to check. A failure without an answer says its kind in words (connection
+refused, name not resolved, a timeout, TLS). Every answer that is not itself transient is noted on
+``answers``: it wakes the retries waiting for the engine to come back; the first after failures is
+said once ("Engine at URL answering again after N s").
 
 The client knows which engine it speaks to (``generation``, from the version check or ``GET
 /version``): every body goes through one gate (``_gated``) that leaves out the fields this engine
@@ -160,6 +163,33 @@ class EngineClient:
         """How many bytes ``body`` takes on the wire, as this engine is sent it."""
         return len(_encode(self._gated(body)))
 
+    def gave_up(self, failure: EngineUnavailable, seconds: float, setting: str) -> EngineUnavailable:
+        """The error that ends the retries of a call after ``seconds`` (bounded by ``setting``).
+
+        It names the engine's URL, what kind of failure the last attempt met, and what to check.
+        """
+        engine, waited = f"the engine at {self.base_url}", f"{seconds:g} s ({setting})"
+        if not failure.request_sent:
+            said = (
+                f"cannot reach {engine} ({failure.reason}) for {waited}; "
+                "is URL_BLACKBOARD right and the engine running?"
+            )
+        elif failure.status is None:
+            said = (
+                f"no answer from {engine} ({failure.reason}) for {waited}; is the engine running, "
+                "and API_REQUEST_TIMEOUT long enough?"
+            )
+        else:
+            said = f"{engine} still answers {failure.reason} after {waited}; is it starting up or overloaded?"
+        return EngineUnavailable(
+            failure.operation,
+            said,
+            failure.status,
+            failure.body,
+            request_sent=failure.request_sent,
+            reason=failure.reason,
+        )
+
     async def check_compatibility(
         self, library: str = CONTRACT_LIBRARY, version: str = CONTRACT_VERSION
     ) -> VersionCompatibility:
@@ -306,28 +336,6 @@ class EngineClient:
             took = time.monotonic() - self._failing_since
             self._failing_since = None
             log.info("Engine at %s answering again after %.1f s", self.base_url, took)
-
-    def gave_up(self, failure: EngineUnavailable, seconds: float, setting: str) -> EngineUnavailable:
-        """The error that ends the retries of a call after ``seconds`` (bounded by ``setting``).
-
-        It names the engine's URL, what kind of failure the last attempt met, and what to check.
-        """
-        engine, waited = f"the engine at {self.base_url}", f"{seconds:g} s ({setting})"
-        if not failure.request_sent:
-            said = (
-                f"cannot reach {engine} ({failure.reason}) for {waited}; "
-                "is URL_BLACKBOARD right and the engine running?"
-            )
-        elif failure.status is None:
-            said = (
-                f"no answer from {engine} ({failure.reason}) for {waited}; is the engine running, "
-                "and API_REQUEST_TIMEOUT long enough?"
-            )
-        else:
-            said = f"{engine} still answers {failure.reason} after {waited}; is it starting up or overloaded?"
-        return EngineUnavailable(
-            failure.operation, said, failure.status, failure.body, request_sent=failure.request_sent
-        )
 
     def _gated(self, body: WireModel) -> WireModel:
         """The one gate every body passes: without the fields this engine does not know.

@@ -35,6 +35,26 @@ log = logging.getLogger("neops_worker.worker")
 SAME_REQUEST_S = 1.0
 
 
+class _StopSignals:
+    """The stop requests from outside so far: the first (its signal, when), and a second one."""
+
+    def __init__(self) -> None:
+        self.first: tuple[str, float] | None = None
+        #: The signal of the second request, which cut the drain short; None until one came.
+        self.second: str | None = None
+
+    def repeat_of_first(self, reason: str) -> str | None:
+        """``SIGTERM again`` (or ``SIGINT after SIGTERM``) for the first request delivered once more.
+
+        None when ``reason`` is a request of its own: it came ``SAME_REQUEST_S`` or more after the
+        first, or there was no first (the worker stopped itself).
+        """
+        if self.first is None or time.monotonic() - self.first[1] >= SAME_REQUEST_S:
+            return None
+        name = self.first[0]
+        return f"{reason} again" if reason == name else f"{reason} after {name}"
+
+
 class Worker:
     """One worker process's lifecycle against one engine."""
 
@@ -55,10 +75,7 @@ class Worker:
         self.state = WorkerState.STARTING
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
-        #: The first stop request (its signal's name, when it came); None before any.
-        self._first_request: tuple[str, float] | None = None
-        #: The request that cut the drain short (a second signal), if one did.
-        self._escalation: str | None = None
+        self._signals = _StopSignals()
         #: An error a part met that ends the worker; raised by ``serve`` after the drain.
         self._failure: NeopsWorkerError | None = None
         self.membership = Membership(settings, client, version)
@@ -98,23 +115,19 @@ class Worker:
 
         A call within ``SAME_REQUEST_S`` of the first is the first request delivered again.
         """
-        now = time.monotonic()
         if not self._stop.is_set():
-            self._first_request = (reason, now)
+            self._signals.first = (reason, time.monotonic())
             log.info("Received %s. Shutting down...", reason)
             self._stop.set()
             return
-        if self._first_request is not None and now - self._first_request[1] < SAME_REQUEST_S:
-            first = self._first_request[0]
-            again = "again" if reason == first else f"after {first}"
-            log.info(
-                "%s %s within %g s: the same stop request, still draining", reason, again, SAME_REQUEST_S
-            )
+        repeated = self._signals.repeat_of_first(reason)
+        if repeated is not None:
+            log.info("%s within %g s: the same stop request, still draining", repeated, SAME_REQUEST_S)
             return
         log.warning(
             "Received %s again: a second stop request; stopping now, abandoning %s", reason, self.jobs.doing()
         )
-        self._escalation = self._escalation or reason
+        self._signals.second = self._signals.second or reason
         self._force.set()
 
     @property
@@ -221,7 +234,11 @@ class Worker:
         if finished and loop.done() and not loop.cancelled():
             loop.result()
             return True
-        why = f"a second {self._escalation}" if self._force.is_set() else f"SHUTDOWN_TIMEOUT ({timeout:g} s)"
+        why = (
+            f"a second {self._signals.second}"
+            if self._force.is_set()
+            else f"SHUTDOWN_TIMEOUT ({timeout:g} s)"
+        )
         log.error("Drain cut short by %s; abandoning %s", why, self.jobs.doing())
         await cancel(loop)
         return False
@@ -229,7 +246,7 @@ class Worker:
     def _cut_short_by(self) -> str:
         """What ended the drain before the job in hand was done, as the worker's last line says it."""
         if self._force.is_set():
-            return f"Shutdown cut short by a second {self._escalation}"
+            return f"Shutdown cut short by a second {self._signals.second}"
         return f"Shutdown did not finish within SHUTDOWN_TIMEOUT ({self.settings.shutdown_timeout:g} s)"
 
     async def _stop_visible_parts(self) -> None:

@@ -2,6 +2,8 @@
 
 Startup and re-registration after an expiry go through the same steps (``register_worker``, then
 ``register_blocks``), each retried by the start-up policy; ``unregister`` is the drain's last word.
+A registration cut short while its request is with the engine still takes the id the engine
+answers, so that nothing stays registered that the worker cannot unregister.
 What neither a retry nor a restart changes ends them: a licence refusal (``LicenceRefusedError``,
 said in one line naming every block it refused), or a block whose schemas (400) or size (413) the
 engine refuses.

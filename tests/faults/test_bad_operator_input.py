@@ -1,7 +1,7 @@
 """Bad input from the operator, through the real ``neops_worker`` command: settings, directories, blocks.
 
-Every invalid setting must end in exit 2 and one line naming the variable; unusable block directories
-and broken block modules in exit 1 and a line naming the path; never a traceback.
+Every invalid setting, unusable block directories among them, must end in exit 2 and one line naming
+the variable; broken block modules in exit 1 and a line naming the path; never a traceback.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def _without_dac_override() -> list[str] | None:
 
 
 def test_an_unreadable_block_directory(tmp_path: Path) -> None:
-    """DIR_FUNCTION_BLOCKS with mode 000: exit 1 and a line naming the path, no traceback."""
+    """DIR_FUNCTION_BLOCKS with mode 000: exit 2 and a line naming the path, no traceback."""
     # Root ignores file modes: as root the worker runs without CAP_DAC_OVERRIDE, through setpriv.
     prefix = _without_dac_override()
     if prefix is None:
@@ -166,18 +166,18 @@ def test_an_unreadable_block_directory(tmp_path: Path) -> None:
         done = _run([*prefix, WORKER], tmp_path, _env(tmp_path, DIR_FUNCTION_BLOCKS=str(blocks)))
     finally:
         blocks.chmod(0o755)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert str(blocks) in done.stderr
     assert "Permission denied" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_a_block_directory_that_is_a_symlink_loop(tmp_path: Path) -> None:
-    """DIR_FUNCTION_BLOCKS that is a symlink loop (unreadable even for root): exit 1, the path named."""
+    """DIR_FUNCTION_BLOCKS that is a symlink loop (unreadable even for root): exit 2, the path named."""
     loop = tmp_path / "loop"
     loop.symlink_to(loop)
     done = _run([WORKER], tmp_path, _env(tmp_path, DIR_FUNCTION_BLOCKS=str(loop)))
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
     assert str(loop) in done.stderr
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import time
@@ -229,7 +228,7 @@ def test_an_engine_outage_keeps_the_worker_live_and_the_result_arrives(
     engine.recorder.fault = lambda method, path: (
         None if path.startswith("/_dev") else (503, {"message": "down"})
     )
-    wait_until(lambda: re.search(f"Job {held} finished", worker.log) is not None, 10, "the job's end", worker)
+    wait_until(lambda: f"Result push of job {held} failed" in worker.log, 10, "a failed push", worker)
     time.sleep(3.5)  # more than three heartbeat intervals without an accepted ping
     assert (_health(port, "/livez"), _health(port, "/readyz")) == (200, 503)
     engine.recorder.fault = None
