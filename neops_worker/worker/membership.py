@@ -56,6 +56,8 @@ class Membership:
         #: The engine forgot this worker (a ping answered 404): there is nothing to unregister.
         self.expired = False
         self.poll_request: JobPoll | None = None
+        #: Whether blocks already known to the engine (409) were explained once.
+        self._told_known = False
 
     async def check_engine(self) -> None:
         """Refuse an incompatible engine; learn its version, which decides what it is sent; say both.
@@ -182,11 +184,19 @@ class Membership:
         self.poll_request = JobPoll(
             function_block_ids=self.catalog.identities(), limit=1, worker_id=worker_id
         )
-        log.info(
-            "Registered %d function block(s) (%d already known to the engine)",
-            len(created),
-            created.count(False),
-        )
+        self._say_registered(len(created), created.count(False))
+
+    def _say_registered(self, count: int, known: int) -> None:
+        """The registration's line; at the first start, what a block already known (409) implies."""
+        log.info("Registered %d function block(s) (%d already known to the engine)", count, known)
+        if known and not self._told_known:
+            self._told_known = True
+            log.info(
+                "%d block(s) were registered before under the same version (an earlier start, another "
+                "worker): the engine keeps the schemas it has, or refuses a changed one; give a block whose "
+                "parameters or result changed a new version",
+                known,
+            )
 
     async def _bodies(
         self, arriving: asyncio.Queue[RegisterFunctionBlock | None] | None

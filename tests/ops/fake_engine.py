@@ -53,6 +53,8 @@ class FakeEngine:
     #: Licence quotas: registrations past them are refused (403 ``LicenseLimitExceeded``).
     worker_limit: int | None = None
     block_limit: int | None = None
+    #: Blocks registered before this worker started (by an earlier run): answered 409.
+    known_before: frozenset[str] = frozenset()
     #: While set to an unset event, worker registration waits (through ``transport`` only).
     registration_gate: asyncio.Event | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -121,6 +123,8 @@ class FakeEngine:
     def _register_block(self, payload: dict[str, Any]) -> tuple[int, Any]:
         version = ".".join(str(payload[f"{part}Version"]) for part in ("major", "minor", "patch"))
         fb_id = f"{payload['package']}/{payload['name']}:{version}"
+        if fb_id in self.known_before:
+            return 409, {"statusCode": 409, "message": f"{fb_id} is already registered"}
         known = len(self.block_ids)
         if self.block_limit is not None and fb_id not in self.block_ids and known >= self.block_limit:
             return 403, licence_refusal("functionBlocks", "function blocks", known, self.block_limit)

@@ -606,3 +606,18 @@ async def test_a_block_registration_answered_503_to_the_end_says_the_engine_stil
             "after 0.3 s (STARTUP_RETRY_TIMEOUT); is it starting up or overloaded?"
         )
         assert run.events[-1] == f"/workers/{next(iter(run.engine.workers))}/unregister"
+
+
+async def test_blocks_already_known_to_the_engine_are_explained_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 409 at the first start: the engine keeps the schemas it has, a changed block needs a new version."""
+    caplog.set_level(logging.INFO, logger="neops_worker")
+    async with serving(FakeEngine(known_before=frozenset({NOOP}))) as run:
+        await run.worker.membership.registered.wait()
+        said = [m for m in caplog.messages if "registered before under the same version" in m]
+        assert said == [
+            "1 block(s) were registered before under the same version (an earlier start, another worker): "
+            "the engine keeps the schemas it has, or refuses a changed one; give a block whose parameters or "
+            "result changed a new version"
+        ]
