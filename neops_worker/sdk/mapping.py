@@ -108,6 +108,18 @@ SDK_MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "neops_worker.sdk.testing.factories.context_factory",
         ("create_workflow_context",),
     ),
+    "neops_worker_sdk.testing.base.function_block_test_case": (
+        "neops_worker.sdk.testing.base.function_block_test_case",
+        ("FunctionBlockTestCase", "create_safe_test_id", "fb_test_case", "fb_test_case_with_lab"),
+    ),
+    "neops_worker_sdk.testing.devices.base_mock_device": (
+        "neops_worker.sdk.testing.devices.base_mock_device",
+        ("BaseMockDevice",),
+    ),
+    "neops_worker_sdk.testing.devices.remote_lab_device": (
+        "neops_worker.sdk.testing.devices.remote_lab_device",
+        ("RemoteLabDevice",),
+    ),
     "neops_worker_sdk.concurrency": (
         "neops_worker.sdk.concurrency",
         ("run_in_thread", "run_parallel", "schedule_task"),

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from neops_worker.sdk import mapping
-from tests.devtools.blockdirs import invoke
+from tests.devtools.blockdirs import block_source, invoke, write_dir
+from tests.integration.commands import clean_environment
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "porting-from-the-sdk.md"
 
@@ -176,3 +180,52 @@ def test_submodules_imported_from_their_package(tmp_path: Path) -> None:
         "from neops_workflow_engine_client import models\n"
     )
     assert f"{path}:3: neops_workflow_engine_client.models has no equivalent" in result.stderr
+
+
+def check(directory: Path) -> subprocess.CompletedProcess[str]:
+    """The real ``neops-worker check --dir DIRECTORY``, in a subprocess with none of our settings."""
+    command = str(Path(sys.executable).parent / "neops-worker")
+    return subprocess.run(
+        [command, "check", "--dir", str(directory)],
+        cwd=directory.parent,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+#: The hints below are for where the vendor SDK is not installed.
+WITHOUT_SDK = pytest.mark.skipif(
+    importlib.util.find_spec("neops_worker_sdk") is not None, reason="the vendor SDK is installed here"
+)
+
+
+@WITHOUT_SDK
+def test_check_points_at_port_until_it_has_run_then_names_what_is_left(tmp_path: Path) -> None:
+    """Before port, check's hint is to run it; after, it names the SDK name that has no equivalent."""
+    imports = "from neops_worker_sdk.concurrency import BlockingDetector, run_in_thread\n"
+    root = write_dir(tmp_path / "left", {"probe.py": imports + block_source()})
+    before = check(root)
+    assert before.returncode == 1
+    assert "'neops_worker port' rewrites its imports" in before.stdout, before.stdout
+    assert invoke("port", "--write", str(root)).exit_code == 1
+    after = check(root)
+    assert after.returncode == 1
+    assert (
+        "left/probe.py:2: failed to import: ModuleNotFoundError: No module named 'neops_worker_sdk' "
+        "(neops_worker_sdk.concurrency.BlockingDetector has no equivalent in neops_worker: port that code "
+        "by hand, or install neops_worker_sdk beside neops_worker; see docs/porting-from-the-sdk.md)"
+    ) in " ".join(after.stdout.split()), after.stdout
+    assert "'neops_worker port'" not in after.stdout
+
+
+@WITHOUT_SDK
+def test_check_on_the_connection_layer_says_to_install_the_sdk(tmp_path: Path) -> None:
+    """An import port keeps on purpose (the connection layer) is explained as such, not as unported."""
+    imports = "from neops_worker_sdk.connection.proxy import ConnectionProxy\n"
+    root = write_dir(tmp_path / "conn", {"probe.py": imports + block_source()})
+    result = check(root)
+    assert result.returncode == 1
+    assert "the vendor SDK's connection layer: install neops_worker_sdk beside neops_worker" in result.stdout

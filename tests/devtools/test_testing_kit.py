@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,9 @@ from neops_worker.testing import (
     run_block,
     run_block_async,
 )
+from neops_worker.testing_lab import LAB_URL_VARIABLE, LabNode, lab_devices, lab_unavailable
 from tests.devtools.blockdirs import BUNDLED, block_source, write_dir
+from tests.integration.commands import clean_environment
 
 CHANGES = """from neops_worker import (
     FunctionBlock, FunctionBlockParams, FunctionBlockResult, FunctionBlockResultData,
@@ -151,3 +155,90 @@ def test_the_kit_does_not_import_the_daemon() -> None:
     code = f"import sys, neops_worker.testing; print(sorted(set({daemon!r}) & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- the remote lab -----------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    """A lab node as the lab hands it over (its ``DeviceInfoDto``: a name and the inspect data)."""
+
+    name: str
+    raw: dict[str, Any]
+
+
+def frr_node(name: str, address: str, **more: Any) -> Node:
+    """An FRR node at ``address`` as ``netlab inspect`` describes one."""
+    raw = {"mgmt": {"ipv4": address}, "ansible_user": "admin", "ansible_network_os": "frr", **more}
+    return Node(name, raw)
+
+
+def test_lab_nodes_become_devices_as_the_sdk_maps_them() -> None:
+    """Management IPv4 as ip and hostname, ansible_* as login, vendor and platform; ids counted up."""
+    r1, r2 = lab_devices([frr_node("r1", "192.0.2.11", ansible_ssh_pass="pw"), frr_node("r2", "192.0.2.12")])
+    assert r1.model_dump(exclude_none=True) == {
+        "id": 1,
+        "hostname": "192.0.2.11",
+        "ip": "192.0.2.11",
+        "username": "admin",
+        "password": "pw",
+        "vendor": "frr",
+        "platform": {"short_name": "frr"},
+    }
+    assert (r2.id, r2.ip, r2.password) == (2, "192.0.2.12", "")
+    assert [device.id for device in lab_devices([frr_node("r1", "192.0.2.11")], first_id=40)] == [40]
+
+
+def test_a_node_without_what_a_device_needs_is_named() -> None:
+    """A node whose inspect data lacks the management address fails, naming the node and the key."""
+    node = Node("r9", {"ansible_user": "admin", "ansible_network_os": "frr", "mgmt": {"mac": "x"}})
+    with pytest.raises(ValueError, match=r"lab node 'r9': its 'netlab inspect' data has no mgmt.ipv4, which"):
+        LabNode.of(node)
+
+
+def test_run_block_runs_a_block_on_a_lab_node() -> None:
+    """The lab's devices go into run_block's context as they are; the block sees the node's address."""
+    devices = lab_devices([frr_node("r1", "192.0.2.11"), frr_node("r2", "192.0.2.12")])
+    run = run_block(SetSoftwareRelease, {"software_release": "10.2"}, {"devices": devices}, entity_id=2)
+    assert run.success, run.message
+    assert run.data == {"hostname": "192.0.2.12", "previous_release": None, "software_release": "10.2"}
+
+
+def test_without_the_lab_package_a_lab_url_is_not_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REMOTE_LAB_URL set but no neops_remote_lab: no lab can be reached; the reason says to install it."""
+    monkeypatch.setitem(sys.modules, "neops_remote_lab", None)
+    monkeypatch.setenv(LAB_URL_VARIABLE, "http://127.0.0.1:9")
+    assert lab_unavailable() == (
+        "the remote lab package (neops_remote_lab) is not installed: "
+        "pip install neops-remote-lab (Python >= 3.12) to run lab tests"
+    )
+
+
+LAB_TEST = """from neops_worker.testing_lab import requires_lab
+
+
+@requires_lab
+def test_on_the_lab():
+    raise AssertionError("ran without a lab")
+"""
+
+
+def test_requires_lab_skips_where_no_lab_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without REMOTE_LAB_URL a lab test is SKIPPED with the reason (the lab's own fixture says ERROR)."""
+    monkeypatch.delenv(LAB_URL_VARIABLE, raising=False)
+    (tmp_path / "test_lab.py").write_text(LAB_TEST)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "test_lab.py"],
+        cwd=tmp_path,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 skipped" in run.stdout
+    assert f"test_lab.py:4: {lab_unavailable()}" in run.stdout

@@ -1,0 +1,1 @@
+"""The vendor SDK's test devices: ``BaseMockDevice`` and the remote lab's ``RemoteLabDevice``."""

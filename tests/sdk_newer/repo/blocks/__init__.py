@@ -1,0 +1,1 @@
+"""ACME function blocks."""

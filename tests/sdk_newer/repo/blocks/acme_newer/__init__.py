@@ -1,0 +1,1 @@
+"""ACME function blocks, tested by decorators on the block classes."""
