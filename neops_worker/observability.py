@@ -23,9 +23,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
-
-from neops_worker.scrub import REDACTED, SECRET_NAME, current_secrets, scrub
+from neops_worker.scrub import current_secrets, redact, scrub
 
 #: Fields of a log line that identify the worker (process-wide) and the job in hand (per task).
 _NO_FIELDS: Mapping[str, str] = types.MappingProxyType({})
@@ -39,6 +37,8 @@ _job_fields: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
 
 #: Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
+#: The worker's and the job's own fields: never secret, whatever LOG_REDACT_EXTRA_KEYS names.
+_OWN_FIELDS = frozenset({*IDENTITY_FIELDS, "job_id", "function_block", "job_type"})
 
 
 def set_worker_identity(worker_id: str | None, worker_name: str | None) -> None:
@@ -60,19 +60,6 @@ def job_log_context(job_id: str, function_block: str, job_type: str) -> Iterator
         _job_fields.reset(token)
 
 
-def redact(value: Any, key: str = "") -> Any:
-    """A copy of ``value`` with secrets replaced: SecretStr values and fields named like a secret."""
-    if isinstance(value, SecretStr):
-        return REDACTED
-    if key and SECRET_NAME.search(key) and value not in (None, ""):
-        return REDACTED
-    if isinstance(value, Mapping):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(item) for item in value]
-    return value
-
-
 class _ContextFilter(logging.Filter):
     """Adds the worker and job fields to every record; redacts secrets in ``extra`` fields and text."""
 
@@ -80,16 +67,23 @@ class _ContextFilter(logging.Filter):
         for name, value in {**_worker_fields, **_job_fields.get()}.items():
             if not hasattr(record, name):
                 setattr(record, name, value)
-        for name in list(record.__dict__):
-            if name not in _RECORD_ATTRS:
-                setattr(record, name, redact(record.__dict__[name], name))
         if current_secrets():
             scrub_record(record)
+        else:
+            redact_extras(record)
         return True
 
 
+def redact_extras(record: logging.LogRecord) -> None:
+    """Mask the ``extra`` fields of ``record`` under secret keys, and the secrets in the others."""
+    for name in list(record.__dict__):
+        if name not in _RECORD_ATTRS and name not in _OWN_FIELDS:
+            setattr(record, name, redact(record.__dict__[name], name))
+
+
 def scrub_record(record: logging.LogRecord) -> None:
-    """Replace the job's secret values in the message and traceback of ``record``."""
+    """Take the secrets out of ``record``: its ``extra`` fields, its message and its traceback."""
+    redact_extras(record)
     record.msg, record.args = scrub(record.getMessage()), None
     if record.exc_info:
         record.exc_text = logging.Formatter().formatException(record.exc_info)

@@ -26,7 +26,7 @@ from neops_worker.engine.client import EngineClient, tls_verify
 from neops_worker.engine.wire import JobDefinition
 from neops_worker.errors import EXIT_OK, LicenceRefusedError, NeopsWorkerError
 from neops_worker.observability import setup_logging
-from neops_worker.scrub import set_static_secrets
+from neops_worker.scrub import scrub_standard_streams, set_secret_keys, set_static_secrets
 from neops_worker.settings import Settings
 from neops_worker.worker.events import Observers, WorkerObserver
 from neops_worker.worker.lifecycle import Worker
@@ -46,6 +46,9 @@ def run_worker(settings: Settings) -> int:
     """Run the worker daemon until it is stopped; returns the process exit code."""
     setup_logging(settings.log_level, settings.log_format, settings.worker_name)
     set_static_secrets([settings.blackboard_token.get_secret_value() if settings.blackboard_token else None])
+    set_secret_keys(settings.log_redact_extra_keys)
+    if settings.job_isolation == "thread":
+        scrub_standard_streams()  # blocks print in this process: scrubbed as their log lines are
     log.debug("Effective configuration: %s", settings.public_view())
     template = early_template(settings)
     try:

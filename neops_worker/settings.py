@@ -18,6 +18,7 @@ settings (``local_engine.process.worker_env``).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,8 @@ LogFormat = Literal["console", "json"]
 JobIsolation = Literal["process", "thread"]
 ReversibleMode = Literal["auto", "always", "never"]
 
+#: What a name of LOG_REDACT_EXTRA_KEYS may hold: a mistyped separator must not pass for a key name.
+KEY_NAME = re.compile(r"[\w.-]*[^\W_][\w.-]*")
 #: Of the engine's stuck-job timeout, the part kept for delivering a job's result: a tenth, at most 60 s.
 DELIVERY_RESERVE_MAX = 60.0
 
@@ -131,6 +134,12 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(
         default="console", description="'console' (rich on a terminal) or 'json' (one object per line)."
     )
+    log_redact_extra_keys: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated key names whose values are secrets too, as those named like "
+        "'password' or 'token' are: hidden from logs, printed output and result messages wherever "
+        "a key contains one, whatever its case, '_' and '-' (e.g. 'pin,enable').",
+    )
     blackboard_token: SecretStr | None = Field(
         default=None, description="Bearer token sent to the engine (never logged)."
     )
@@ -160,6 +169,15 @@ class Settings(BaseSettings):
             if not dirs:
                 raise ValueError("names no directory")
             return dirs
+        return value
+
+    @field_validator("log_redact_extra_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return key_names([str(item) for item in value])
         return value
 
     @field_validator("log_level", mode="before")
@@ -276,6 +294,18 @@ class Settings(BaseSettings):
                 view[name] = "**********"
         view["url_blackboard"] = self.base_url
         return view
+
+
+def key_names(items: list[str]) -> list[str]:
+    """LOG_REDACT_EXTRA_KEYS' names, lower-cased, once each; a name that cannot be a key is refused."""
+    names = [item.strip().lower() for item in items if item.strip()]
+    for name in names:
+        if not KEY_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not a key name (letters and digits, with '_', '-' or '.'); "
+                "separate the names with commas"
+            )
+    return list(dict.fromkeys(names))
 
 
 def unusable_directory(directory: Path) -> str | None:

@@ -197,6 +197,7 @@ METAVARS = {
     "version_check_library": "NAME",
     "version_check_version": "VERSION",
     "log_level": "LEVEL",
+    "log_redact_extra_keys": "KEY[,KEY…]",
     "health_port": "PORT",
     "health_host": "ADDRESS",
 }
@@ -239,7 +240,7 @@ def _default_text(field: FieldInfo) -> str:
     if default is None:
         return " (default: unset"
     if isinstance(default, list):
-        default = ",".join(default)
+        default = ",".join(default) or "none"
     return f" (default: {default}"
 
 

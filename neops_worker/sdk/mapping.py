@@ -139,6 +139,17 @@ SDK_MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "neops_worker_sdk.logger.base": ("neops_worker.sdk.logger.base", ("BaseLogger", "ContextualLogger")),
     "neops_worker_sdk.logger.logger": ("neops_worker.sdk.logger.logger", ("Logger",)),
+    "neops_worker_sdk.logger.redaction": (
+        "neops_worker.sdk.logger.redaction",
+        (
+            "DEFAULT_KEY_PARTS",
+            "REDACT_EXTRA_KEYS_ENV",
+            "Redactor",
+            "SENSITIVE",
+            "Sensitive",
+            "default_redactor",
+        ),
+    ),
     "neops_workflow_engine_client": (_ENGINE_CLIENT, ENGINE_CLIENT_NAMES),
     "neops_workflow_engine_client.models": (_ENGINE_CLIENT, ENGINE_CLIENT_NAMES),
     # The generated client also has one module per model: models.device_type_dto -> DeviceTypeDto.

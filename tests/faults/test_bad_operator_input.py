@@ -44,6 +44,7 @@ INVALID = {
     "skip_broken_modules": "perhaps",
     "log_level": "loud",
     "log_format": "xml",
+    "log_redact_extra_keys": "pin;enable",
     "blackboard_ca_bundle": "/nonexistent/ca.pem",
     "blackboard_token_file": "/nonexistent/token",
     "health_port": "70000",

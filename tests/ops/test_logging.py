@@ -8,11 +8,16 @@ import logging
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from pydantic import BaseModel
 
-from neops_worker.observability import set_worker_identity, setup_logging
+from neops_worker.blocks.sensitive import Sensitive
+from neops_worker.observability import job_log_context, set_worker_identity, setup_logging
+from neops_worker.scrub import REDACTED, job_secrets, set_secret_keys
+from neops_worker.worker.jobprocess.frames import Message
+from neops_worker.worker.jobprocess.logs import ForwardingHandler
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import CHATTY, ECHO, FAIL, fast_settings, running_worker, wait_until
 
@@ -131,3 +136,77 @@ def test_secret_extras_are_redacted(json_lines: Lines) -> None:
     logging.getLogger("neops_worker.test").info("connecting", extra={"api_token": "s3cr3t", "device": "r1"})
     [line] = json_lines()
     assert (line["api_token"], line["device"]) == ("**********", "r1")
+
+
+@pytest.fixture
+def extra_keys() -> Iterator[None]:
+    """LOG_REDACT_EXTRA_KEYS=enable,Site_Code for the test, as the worker sets it at start."""
+    set_secret_keys(["enable", "Site_Code"])
+    yield
+    set_secret_keys(())
+
+
+class Login(BaseModel):
+    """Parameters logged whole, as a field: the marked pin must not show."""
+
+    user: str
+    pin: Annotated[str, Sensitive]
+
+
+@pytest.mark.usefixtures("extra_keys")
+def test_extra_fields_named_in_log_redact_extra_keys_are_masked(json_lines: Lines) -> None:
+    """``enable`` and ``siteCode`` (LOG_REDACT_EXTRA_KEYS has Site_Code) are masked; null stays null."""
+    logging.getLogger("neops_worker.test").info(
+        "connecting", extra={"enable": "en-1", "siteCode": "zrh-1", "enable_old": None, "device": "r1"}
+    )
+    [line] = json_lines()
+    assert (line["enable"], line["siteCode"], line["enable_old"], line["device"]) == (
+        REDACTED,
+        REDACTED,
+        None,
+        "r1",
+    )
+
+
+def test_the_worker_and_job_fields_are_never_masked(json_lines: Lines) -> None:
+    """LOG_REDACT_EXTRA_KEYS=id,name masks a block's ``device_id``, not the worker's and job's fields."""
+    set_worker_identity("w-1", "worker-zrh")
+    set_secret_keys(["id", "name"])
+    try:
+        with job_log_context("job-1", "fb.tests/redact:1.0.0", "execute"):
+            logging.getLogger("neops_worker.test").info("connecting", extra={"device_id": 42})
+    finally:
+        set_secret_keys(())
+    [line] = json_lines()
+    assert (line["worker_id"], line["worker_name"], line["job_id"]) == ("w-1", "worker-zrh", "job-1")
+    assert (line["function_block"], line["device_id"]) == ("fb.tests/redact:1.0.0", REDACTED)
+
+
+def test_secret_values_in_innocent_extra_fields_are_hidden(json_lines: Lines) -> None:
+    """A job's secret inside a field named ``target`` is scrubbed; a model's marked field is masked."""
+    with job_secrets({"pw-123"}):
+        logging.getLogger("neops_worker.test").info(
+            "connecting", extra={"target": "admin:pw-123@r1", "params": Login(user="admin", pin="9876")}
+        )
+    [line] = json_lines()
+    assert line["target"] == f"admin:{REDACTED}@r1"
+    assert line["params"] == {"user": "admin", "pin": REDACTED}
+
+
+@pytest.mark.usefixtures("extra_keys")
+def test_a_job_processs_record_leaves_it_without_secrets() -> None:
+    """A record a job process forwards has its extra fields masked and scrubbed before it leaves."""
+    sent: list[Message] = []
+    logger = logging.Logger("fb.tests.forwarded")
+    logger.addHandler(ForwardingHandler(sent.append))
+    with job_secrets({"9876"}):
+        logger.info(
+            "pin %s",
+            "9876",
+            extra={"enable": "en-1", "detail": "pin 9876", "login": Login(user="a", pin="9876")},
+        )
+    [message] = sent
+    assert message["msg"] == f"pin {REDACTED}"
+    assert message["extra"]["enable"] == REDACTED
+    assert message["extra"]["detail"] == f"pin {REDACTED}"
+    assert "9876" not in json.dumps(message)
