@@ -20,6 +20,7 @@ from neops_worker.engine.wire import (
     JobExecutionResult,
     JobLog,
     JobResultStatus,
+    JobShowResult,
     JobStatus,
     JobType,
     RunOn,
@@ -95,18 +96,10 @@ JOB_SHOW_0_43_FIELDS = (
 JOB_SHOW_NULLABLE = ("worker_id", "worker_name", "entity_id", "started_at", "finished_at", "result_message")
 
 
-class EngineJobShow(WireModel):
-    """An element of the job listings (``JobShowResultDto``) as the engine sends it, in either contract."""
+class EngineJobShow(JobShowResult):
+    """An element of the job listings (``JobShowResultDto``) as the engine sends it, in either contract:
+    the fields the worker's model reads, and those 0.43 added."""
 
-    function_block_id: str
-    job_id: str
-    step_label: str | None = None
-    status: JobStatus | None = None
-    type: JobType
-    result_status: JobResultStatus | None = None
-    worker_id: str | None = None
-    worker_name: str | None = None
-    worker_deleted: bool = False
     workflow_execution_id: str
     entity_id: int | None = None
     created_at: str
