@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     )
     from neops_worker.blocks.context import WorkflowContext
     from neops_worker.blocks.entities import Device, DeviceGroup, Interface
+    from neops_worker.blocks.meta import JobMeta
     from neops_worker.blocks.registration import Registration, register_function_block
+    from neops_worker.blocks.sensitive import Sensitive
     from neops_worker.engine.wire import AcquireByElasticQuery, AcquireFromContext
 
 __version__ = "1.0.0"
@@ -41,8 +43,10 @@ _HOMES = {
     "FunctionBlockResultData": "neops_worker.blocks.base",
     "FunctionBlockRollbackResult": "neops_worker.blocks.base",
     "Interface": "neops_worker.blocks.entities",
+    "JobMeta": "neops_worker.blocks.meta",
     "PermanentFailure": "neops_worker.blocks.base",
     "Registration": "neops_worker.blocks.registration",
+    "Sensitive": "neops_worker.blocks.sensitive",
     "WorkflowContext": "neops_worker.blocks.context",
     "register_function_block": "neops_worker.blocks.registration",
 }
@@ -74,8 +78,10 @@ __all__ = [
     "FunctionBlockResultData",
     "FunctionBlockRollbackResult",
     "Interface",
+    "JobMeta",
     "PermanentFailure",
     "Registration",
+    "Sensitive",
     "WorkflowContext",
     "__version__",
     "register_function_block",

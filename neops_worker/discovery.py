@@ -10,11 +10,15 @@ and directories it skipped (``skipped``), so that a block in one of them does no
 
 A module that declares an invalid block counts as broken, as if the decorator had raised; every
 invalid block in it is reported, each with its reasons and line, not only the first: the module is
-imported with its own declarations unchecked, and discovery checks each block it then finds.
+imported with its own declarations unchecked, and discovery checks each block it then finds. A
+block whose ``run``, ``acquire`` or ``rollback`` the worker cannot call as it calls them (see
+:mod:`neops_worker.blocks.calls`) is invalid too, reported at the line that defines the method:
+a problem found here, never a failed job.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import importlib.util
@@ -31,14 +35,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from neops_worker.blocks.base import FunctionBlock
+from neops_worker.blocks.calls import BlockCalls
 from neops_worker.blocks.registration import (
     FunctionBlockDefinitionError,
     Registration,
+    declared_as,
     definition_error,
     unchecked_declarations,
 )
 from neops_worker.errors import validation_problems
 from neops_worker.sdk import bridge as sdk_bridge
+from neops_worker.sdk import mapping as sdk_mapping
 
 BlockClass = type[FunctionBlock[Any, Any]]
 
@@ -55,6 +62,11 @@ class DiscoveredBlock:
     module: str
     file: Path
     line: int | None = None
+    #: How the worker calls the block's ``run``, ``acquire`` and ``rollback``: read once, here.
+    calls: BlockCalls = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "calls", BlockCalls.of(self.cls))
 
     @property
     def fb_id(self) -> str:
@@ -228,14 +240,31 @@ def _declared_in(namespace: dict[str, Any], module_name: str) -> list[BlockClass
 
 
 def _invalid(declared: list[BlockClass], file: Path) -> list[DiscoveryProblem]:
-    """A problem per invalid declaration; those classes lose the registration they were given."""
+    """A problem per invalid declaration or uncallable method; those classes lose their registration."""
     problems = []
     for cls in declared:
         error = definition_error(cls)
-        if error is not None:
+        found = [_definition_problem(file, error)] if error is not None else []
+        found += _signature_problems(cls, file)
+        if found:
             del cls.registration  # an invalid block is never served, as when the decorator raised
-            problems.append(_definition_problem(file, error))
+            problems.extend(found)
     return problems
+
+
+def _signature_problems(cls: BlockClass, file: Path) -> list[DiscoveryProblem]:
+    """A ``run``, ``acquire`` or ``rollback`` the worker cannot call, at the line that defines it."""
+    where = declared_as(cls, cls.__dict__["registration"])
+    return [
+        DiscoveryProblem(
+            problem.file or file,
+            f"invalid function block {where}: {problem.text}",
+            problem.line,
+            "",
+            (problem.text,),
+        )
+        for problem in BlockCalls.of(cls).problems
+    ]
 
 
 def _namespace_at(file: Path, exc: BaseException) -> dict[str, Any]:
@@ -274,12 +303,59 @@ def _import_problem(file: Path, exc: BaseException) -> DiscoveryProblem:
     return DiscoveryProblem(file, message, line, detail, _reasons(exc))
 
 
+#: The hints of a failed import of the vendor SDK: before ``port`` ran, and after (what it left).
+PORT_HINT = " (a block written for the vendor SDK: 'neops_worker port' rewrites its imports)"
+KEPT_HINT = (
+    " (the vendor SDK's connection layer: install neops_worker_sdk beside neops_worker; "
+    "see docs/sdk-side-by-side.md)"
+)
+UNPORTED_HINT = (
+    " ({names} no equivalent in neops_worker: port that code by hand, or install neops_worker_sdk "
+    "beside neops_worker; see docs/porting-from-the-sdk.md)"
+)
+
+
 def _port_hint(exc: BaseException) -> str:
-    """A hint for a block written for the vendor SDK, which is not installed here."""
+    """What to do about an import of the vendor SDK (not installed here), from the statement that failed.
+
+    Before ``neops_worker port`` has run, that statement names something ``port`` rewrites; after,
+    what is left of the SDK there has no equivalent here (each name is said), or is its connection layer.
+    """
     missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
-    if missing and missing.partition(".")[0] in ("neops_worker_sdk", "neops_workflow_engine_client"):
-        return " (a block written for the vendor SDK: 'neops_worker port' rewrites its imports)"
-    return ""
+    if not missing or not sdk_mapping.is_sdk_module(missing):
+        return ""
+    frames = traceback.extract_tb(exc.__traceback__)  # the last one is the failed import statement
+    found = _imports_at(Path(frames[-1].filename), frames[-1].lineno or 0) if frames else []
+    sdk = [(module, name) for module, name in found if sdk_mapping.is_sdk_module(module)]
+    left = [f"{module}.{name}" if name else module for module, name in sdk if not _portable(module, name)]
+    if not sdk or len(left) < len(sdk):
+        return PORT_HINT
+    unported = [name for name in left if not sdk_mapping.is_kept(name)]
+    if not unported:
+        return KEPT_HINT
+    return UNPORTED_HINT.format(names=f"{', '.join(unported)} {'has' if len(unported) == 1 else 'have'}")
+
+
+def _portable(module: str, name: str | None) -> bool:
+    """Whether ``port`` rewrites ``from module import name`` (``import module`` when ``name`` is None)."""
+    if name is None:
+        return sdk_mapping.our_module(module) is not None
+    return sdk_mapping.target_of(module, name) is not None
+
+
+def _imports_at(file: Path, line: int) -> list[tuple[str, str | None]]:
+    """What the import statement at ``file:line`` imports, as ``(module, name)``; no name for ``import``."""
+    try:
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom) and node.lineno <= line <= (node.end_lineno or line):
+            if isinstance(node, ast.Import):
+                return [(alias.name, None) for alias in node.names]
+            absolute = None if node.level else node.module
+            return [(absolute, alias.name) for alias in node.names] if absolute else []
+    return []
 
 
 def _reasons(exc: BaseException) -> tuple[str, ...]:

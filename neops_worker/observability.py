@@ -50,6 +50,11 @@ def set_worker_identity(worker_id: str | None, worker_name: str | None) -> None:
     _worker_fields = types.MappingProxyType(fields)
 
 
+def worker_identity() -> tuple[str | None, str | None]:
+    """The worker's id and name as this process's log lines carry them (set at every registration)."""
+    return _worker_fields.get("worker_id"), _worker_fields.get("worker_name")
+
+
 @contextlib.contextmanager
 def job_log_context(job_id: str, function_block: str, job_type: str) -> Iterator[None]:
     """Within the block, every log line names the job, its function block and its type."""

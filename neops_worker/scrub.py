@@ -206,6 +206,19 @@ def scrub(text: str) -> str:
     return _pattern.sub(REDACTED, text)
 
 
+def scrub_data(value: Any) -> Any:
+    """A JSON-like ``value`` (a result's data) with every current secret scrubbed from its strings."""
+    if _pattern is None:
+        return value
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {name: scrub_data(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_data(item) for item in value]
+    return value
+
+
 def redact(
     value: Any, key: str = "", *, secret_key: Callable[[str], bool] = is_secret_key, mask: str = REDACTED
 ) -> Any:

@@ -21,7 +21,6 @@ from pydantic import (
     field_validator,
 )
 
-from neops_worker.blocks.context import WorkflowContext
 from neops_worker.engine.wire import Acquire
 
 if TYPE_CHECKING:
@@ -140,7 +139,10 @@ class FunctionBlock(Generic[P, R]):
     """Base class of a function block: implement ``run``; ``acquire`` and ``rollback`` are optional.
 
     ``run`` may be ``async def`` or a plain ``def``. Both run off the worker's event loop, so a
-    blocking call inside a block delays neither heartbeats nor shutdown handling.
+    blocking call inside a block delays neither heartbeats nor shutdown handling. Each of the
+    three may take the job's ``JobMeta`` too, by declaring it: ``run(self, params, context, meta)``,
+    ``acquire(self, params, meta)``, ``rollback(self, params, context, meta)`` (the rule is in
+    ``neops_worker.blocks.calls``).
     """
 
     #: Set by ``@register_function_block``.
@@ -151,33 +153,35 @@ class FunctionBlock(Generic[P, R]):
         """A logger named after the block's module (as in the vendor SDK); lines carry the job's ids."""
         return logging.getLogger(type(self).__module__)
 
-    def run(
-        self, params: P, context: WorkflowContext
-    ) -> FunctionBlockResult[R] | Awaitable[FunctionBlockResult[R]]:
-        """Do the work of an execute job."""
+    # ``(*args, **kwargs)``: a block declares ``run(self, params, context)`` or ``run(self, params,
+    # context, meta)`` (see ``neops_worker.blocks.calls``), and type checkers take either as an
+    # override of these, still checking the result types. The worker reads the real signatures.
+
+    def run(self, *args: Any, **kwargs: Any) -> FunctionBlockResult[R] | Awaitable[FunctionBlockResult[R]]:
+        """Do the work of an execute job: ``run(self, params, context[, meta])``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement run()")
 
-    def acquire(self, params: P) -> FunctionBlockAcquireResult | Awaitable[FunctionBlockAcquireResult]:
-        """Say which entities the step needs; by default none (the step works on what it gets)."""
-        return FunctionBlockAcquireResult(success=True, message="No acquires")
-
-    def acquire_job(
-        self, params: AcquireParams[P]
+    def acquire(
+        self, *args: Any, **kwargs: Any
     ) -> FunctionBlockAcquireResult | Awaitable[FunctionBlockAcquireResult]:
-        """How the worker runs an acquire job: ``acquire`` gets the partial parameter model."""
-        return self.acquire(params.partial)
+        """Say which entities the step needs (``acquire(self, params[, meta])``); by default none."""
+        return FunctionBlockAcquireResult(success=True, message="No acquires")
 
     @default_rollback
     def rollback(
-        self,
-        params: P,
-        context: WorkflowContext,
-        result_from_failed: FunctionBlockResult[R] | None = None,
+        self, *args: Any, **kwargs: Any
     ) -> FunctionBlockRollbackResult | Awaitable[FunctionBlockRollbackResult]:
-        """Undo an earlier execute; by default a failed result saying rollback is not implemented."""
+        """Undo an earlier execute (``rollback(self, params, context[, result_from_failed][, meta])``).
+
+        By default a failed result saying rollback is not implemented.
+        """
         return FunctionBlockRollbackResult(
             success=False, message=f"Rollback is not implemented by {type(self).__name__}"
         )
+
+    def acquire_input(self, params: AcquireParams[P]) -> Any:
+        """What ``acquire`` receives of an acquire job's parameters: the partial parameter model."""
+        return params.partial
 
 
 def result_data_dump(data: Any) -> dict[str, Any] | None:

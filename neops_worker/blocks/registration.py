@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field
 
 from neops_worker.blocks.base import FunctionBlock, FunctionBlockParams, FunctionBlockResultData
+from neops_worker.blocks.calls import BlockCalls
 from neops_worker.engine.wire import (
     FB_PART_PATTERN,
     FB_TYPE_VALUES,
@@ -189,17 +190,28 @@ def register_function_block(registration: Registration) -> Callable[[BlockClass]
 
 
 def definition_error(cls: type[FunctionBlock[Any, Any]]) -> FunctionBlockDefinitionError | None:
-    """What is wrong with a block class's declaration, every reason at once; None when it is valid."""
-    return _definition_error(cls, cls.__dict__["registration"])
+    """What is wrong with a block class's declaration, every reason at once; None when it is valid.
+
+    Its methods' signatures are not part of it: discovery reports each at the method's own line
+    (``BlockCalls.problems``).
+    """
+    return _definition_error(cls, cls.__dict__["registration"], signatures=False)
 
 
-def _definition_error(cls: type, registration: Registration) -> FunctionBlockDefinitionError | None:
+def _definition_error(
+    cls: type, registration: Registration, signatures: bool = True
+) -> FunctionBlockDefinitionError | None:
     problems = registration.problems() + _unimplemented(cls)
+    if signatures:
+        problems += [str(problem) for problem in BlockCalls.of(cls).problems]
     if not problems:
         return None
-    return FunctionBlockDefinitionError(
-        f"{_qualified(cls)} ({registration.fb_id})", problems, registration.source
-    )
+    return FunctionBlockDefinitionError(declared_as(cls, registration), problems, registration.source)
+
+
+def declared_as(cls: type, registration: Registration) -> str:
+    """A block class as problems name it: ``module.Class (package/name:1.0.0)``."""
+    return f"{_qualified(cls)} ({registration.fb_id})"
 
 
 def _qualified(cls: Any) -> str:

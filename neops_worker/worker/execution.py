@@ -45,10 +45,18 @@ from neops_worker.blocks.base import (
 )
 from neops_worker.blocks.context import WorkflowContext
 from neops_worker.blocks.lenient import parse_leniently
+from neops_worker.blocks.meta import JobMeta
 from neops_worker.discovery import DiscoveredBlock
 from neops_worker.engine.wire import JOB_TYPES, JobDefinition, JobExecutionResult, JobResult, failed_result
 from neops_worker.errors import describe_errors
-from neops_worker.scrub import add_job_secrets, job_secret_values, job_secrets, scrub, secret_values
+from neops_worker.scrub import (
+    add_job_secrets,
+    job_secret_values,
+    job_secrets,
+    scrub,
+    scrub_data,
+    secret_values,
+)
 from neops_worker.worker.outcome import JobOutcome, Outcome
 
 log = logging.getLogger("neops_worker.job")
@@ -100,23 +108,28 @@ async def execute_job(
     job_timeout: float = 0,
     timeout_text: str | None = None,
     inline: bool = False,
+    worker_id: str | None = None,
+    worker_name: str | None = None,
+    deadline: float | None = None,
 ) -> JobOutcome:
     """Run ``job`` to a result. Never raises (but for cancellation of the caller or ``JobAborted``).
 
     ``inline`` runs the block on the calling thread (a job process has nothing else to do);
     otherwise it runs on a job thread within ``job_timeout`` (0 = none), and a job that runs out
     of time fails "Job exceeded ``timeout_text`` and was abandoned" (by default, ``JOB_TIMEOUT of
-    N s``; the worker says where its limit came from, ``Settings.job_timeout_text``).
+    N s``; the worker says where its limit came from, ``Settings.job_timeout_text``). A block that
+    declares the job meta gets ``worker_id``, ``worker_name`` and ``deadline`` in it (a monotonic
+    time; by default ``job_timeout`` from now, None without a limit).
     """
     started = time.perf_counter()
-    text = timeout_text or f"JOB_TIMEOUT of {job_timeout:g} s"
-    call: BlockCaller = (
-        call_inline if inline else partial(run_block, timeout=job_timeout, job_id=job.job_id, text=text)
-    )
+    call = _caller(job, inline, job_timeout, timeout_text)
+    if deadline is None and not inline:
+        deadline = time.monotonic() + job_timeout if job_timeout else None
+    meta_of = partial(job_meta, job, worker_id, worker_name, deadline)
     pending: asyncio.Future[Any] | None = None
     with job_secrets(job_secret_values(job)):
         try:
-            result, outcome = await _execute(job, lookup, call)
+            result, outcome = await _execute(job, lookup, call, meta_of)
         except JobTimeoutError as exc:
             log.error("Job %s timed out: %s", job.job_id, exc)
             result, outcome, pending = failed_result(job.job_id, str(exc)), "timeout", exc.pending
@@ -126,6 +139,31 @@ async def execute_job(
             result, outcome = _failure(job, exc)
         result = scrubbed(result)
     return JobOutcome(result, outcome, time.perf_counter() - started, pending)
+
+
+def _caller(job: JobDefinition, inline: bool, job_timeout: float, timeout_text: str | None) -> BlockCaller:
+    """How the job's block is called: on this thread, or on a job thread within ``job_timeout``."""
+    if inline:
+        return call_inline
+    text = timeout_text or f"JOB_TIMEOUT of {job_timeout:g} s"
+    return partial(run_block, timeout=job_timeout, job_id=job.job_id, text=text)
+
+
+def job_meta(
+    job: JobDefinition, worker_id: str | None, worker_name: str | None, deadline: float | None
+) -> JobMeta:
+    """The ``JobMeta`` a block that declares it receives for ``job``."""
+    return JobMeta(
+        job_id=job.job_id,
+        function_block_id=job.function_block_id,
+        job_type=job.type,
+        step_label=job.step_label,
+        run_on=job.run_on or "global",
+        entity_id=job.entity_id,
+        worker_id=worker_id,
+        worker_name=worker_name,
+        deadline=deadline,
+    )
 
 
 def _failure(job: JobDefinition, exc: BaseException) -> tuple[JobResult, Outcome]:
@@ -149,12 +187,12 @@ def _failure(job: JobDefinition, exc: BaseException) -> tuple[JobResult, Outcome
 
 
 def scrubbed(result: JobResult) -> JobResult:
-    """``result`` with the job's secrets taken out of its message."""
-    message = result.result.message
-    clean = scrub(message) if message else message
-    if clean == message:
+    """``result`` with the job's secrets taken out of its message and its data."""
+    message, data = result.result.message, result.result.data
+    clean, clean_data = (scrub(message) if message else message), scrub_data(data)
+    if clean == message and clean_data == data:
         return result
-    inner = result.result.model_copy(update={"message": clean})
+    inner = result.result.model_copy(update={"message": clean, "data": clean_data})
     return result.model_copy(update={"result": inner})
 
 
@@ -170,20 +208,28 @@ def _is_plumbing(filename: str) -> bool:
     return filename == __file__ or f"{os.sep}asyncio{os.sep}" in filename or filename.endswith("threading.py")
 
 
-async def _execute(job: JobDefinition, lookup: BlockLookup, call: BlockCaller) -> tuple[JobResult, Outcome]:
+async def _execute(
+    job: JobDefinition, lookup: BlockLookup, call: BlockCaller, meta_of: Callable[[], JobMeta]
+) -> tuple[JobResult, Outcome]:
     block = _block_for(job, lookup)
-    instance = block.cls()
+    instance, calls = block.cls(), block.calls
     if job.type == "acquire":
         acquire_params = parse_params_leniently(block, job.parameters)
-        acquired = await call(lambda: instance.acquire_job(acquire_params))
+        add_job_secrets(secret_values(acquire_params.partial))
+        values = {"params": instance.acquire_input(acquire_params)}
+        values["meta"] = meta_of() if calls.acquire.wants_meta else None
+        acquired = await call(partial(calls.acquire.invoke, instance.acquire, values))
         return _acquire_result(job, acquired)
     params = parse_params(block, job.parameters)
     add_job_secrets(secret_values(params))
     context = build_context(job)
+    values = {"params": params, "context": context, "result_from_failed": None}
     if job.type == "rollback":
-        rolled = await call(lambda: instance.rollback(params, context, None))
+        values["meta"] = meta_of() if calls.rollback.wants_meta else None
+        rolled = await call(partial(calls.rollback.invoke, instance.rollback, values))
         return _rollback_result(job, rolled)
-    ran = await call(lambda: instance.run(params, context))
+    values["meta"] = meta_of() if calls.run.wants_meta else None
+    ran = await call(partial(calls.run.invoke, instance.run, values))
     return _execute_result(job, block, ran, context)
 
 
@@ -200,6 +246,10 @@ def _block_for(job: JobDefinition, lookup: BlockLookup) -> DiscoveredBlock:
     if job.type == "rollback" and not implements_rollback(block.cls):
         # Answered without calling the block: its base class's rollback only refuses.
         raise JobInputError(f"Function block {block.fb_id} does not implement rollback; nothing was undone")
+    if block.calls.problems:  # a block that did not come through discovery, which refuses it
+        raise JobInputError(
+            f"Function block {block.fb_id} cannot be called: " + "; ".join(map(str, block.calls.problems))
+        )
     return block
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from neops_worker.discovery import DiscoveredBlock
 from neops_worker.engine.wire import JobDefinition, RegisterFunctionBlock
+from neops_worker.observability import worker_identity
 from neops_worker.registry import Registry, registration_body
 from neops_worker.settings import Settings
 from neops_worker.worker.execution import execute_job
@@ -77,7 +78,15 @@ class ThreadRunner:
         """Run the job on a job thread within its time limit (``Settings.effective_job_timeout``)."""
         assert self._registry is not None
         limit, text = self.settings.effective_job_timeout, self.settings.job_timeout_text()
-        outcome = await execute_job(job, self._registry.get, job_timeout=limit, timeout_text=text)
+        worker_id, worker_name = worker_identity()
+        outcome = await execute_job(
+            job,
+            self._registry.get,
+            job_timeout=limit,
+            timeout_text=text,
+            worker_id=worker_id,
+            worker_name=worker_name,
+        )
         if outcome.pending is not None and not outcome.pending.done():
             self._pending, self._pending_job = outcome.pending, job.job_id
         return outcome

@@ -62,6 +62,7 @@ class Told(FunctionBlockResultData):
 
     pin_length: int = 0
     parent: int = 0
+    said: str = ""
 
 
 @register_function_block(Registration(name="tells", package="fb.tests.redaction", description="tells"))
@@ -79,7 +80,7 @@ class Tells(FunctionBlock[Params, Told]):
             subprocess.run(["echo", f"echoed: site {params.site_code}"], check=True)
         if params.fail:
             raise ConnectionError(f"refused: {said}")
-        data = Told(pin_length=len(params.pin), parent=os.getppid())
+        data = Told(pin_length=len(params.pin), parent=os.getppid(), said=said)
         return FunctionBlockResult(success=True, message=said, data=data)
 '''
 

@@ -199,3 +199,17 @@ def test_broken_root_init_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert report.blocks == []
     (problem,) = report.problems
     assert str(problem).startswith(f"{root / '__init__.py'}:1: failed to import: ModuleNotFoundError")
+
+
+def test_how_each_entry_point_is_called_is_read_at_discovery(tmp_path: Path) -> None:
+    """A block declaring the job meta in ``run`` is found with that call decided; one without is not."""
+    write_block(tmp_path / "fbs" / "plain.py", name="plain")
+    source = (tmp_path / "fbs" / "plain.py").read_text().replace('name="plain"', 'name="meta"')
+    (tmp_path / "fbs" / "meta.py").write_text(
+        source.replace("run(self, params, context)", "run(self, params, context, meta)")
+    )
+    found = {block.registration.name: block.calls for block in discover([tmp_path / "fbs"]).blocks}
+    assert found["meta"].run.positional == ("params", "context", "meta")
+    assert found["plain"].run.positional == ("params", "context")
+    assert [calls.run.wants_meta for calls in (found["meta"], found["plain"])] == [True, False]
+    assert not found["meta"].acquire.wants_meta

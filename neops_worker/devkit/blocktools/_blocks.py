@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,7 @@ def check_blocks(directories: list[str]) -> tuple[LoadedBlocks, list[Problem]]:
 def block_problems(block: DiscoveredBlock) -> list[Problem]:
     """What is wrong with one discovered block: its registration, its body, its ``run``."""
     reasons = [one_line(reason) for reason in block.registration.problems()]
-    if block.cls.run is FunctionBlock.run:
+    if inspect.getattr_static(block.cls, "run") is inspect.getattr_static(FunctionBlock, "run"):
         reasons.append("the class does not implement run()")
     if not reasons:
         try:

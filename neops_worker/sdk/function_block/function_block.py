@@ -7,6 +7,8 @@ subclass of the native base with the SDK's contract:
   ``unresolved``, ``raw``), not the parameter model itself;
 - ``run`` and ``rollback`` receive the SDK's view of the context, whose ``device``,
   ``interface`` and ``device_group`` are ``None`` on a job that does not run on one;
+- ``run``, ``acquire`` and ``rollback`` receive the job's ``JobMeta`` when they declare it, as
+  the SDK's later releases write it (``async def run(self, params, context, meta)``);
 - ``self.logger`` is a contextual logger (``self.logger.with_context(device=...)``);
 - ``execute_function_block`` and ``rollback_function_block`` call ``run`` and ``rollback`` behind
   the SDK's error boundary, for tests that call a block directly.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import abc
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from neops_worker.blocks import base as native
@@ -34,8 +36,10 @@ from neops_worker.blocks.base import (
     PermanentFailure,
     default_rollback,
 )
+from neops_worker.blocks.calls import BlockCalls, Call
 from neops_worker.blocks.context import WorkflowContext as NativeContext
 from neops_worker.blocks.lenient import parse_leniently
+from neops_worker.blocks.meta import JobMeta
 from neops_worker.blocks.registration import Registration
 from neops_worker.blocks.registration import Registration as NativeRegistration
 from neops_worker.engine.wire import Acquire
@@ -83,36 +87,44 @@ class FunctionBlock(_Base[ParamsT, ResultDataT], abc.ABC):
     def logger(self, value: BaseLogger) -> None:
         self._logger = value if isinstance(value, ContextualLogger) else logger_for(self, value)
 
-    @abc.abstractmethod
-    async def run(self, params: ParamsT, context: WorkflowContext) -> FunctionBlockResult[ResultDataT]:
-        """Do the work of an execute job."""
+    # As on the native base: ``(*args, **kwargs)`` lets ``run(self, params, context)`` and
+    # ``run(self, params, context, meta)`` both override these (the worker reads the real ones).
 
     @abc.abstractmethod
-    async def acquire(self, params: AcquireParams[ParamsT]) -> FunctionBlockAcquireResult:
-        """Say which entities the step needs, from parameters that may be partly unresolved."""
+    async def run(self, *args: Any, **kwargs: Any) -> FunctionBlockResult[ResultDataT]:
+        """Do the work of an execute job: ``run(self, params, context[, meta])``."""
+
+    @abc.abstractmethod
+    async def acquire(self, *args: Any, **kwargs: Any) -> FunctionBlockAcquireResult:
+        """Say which entities the step needs, from ``AcquireParams`` that may be partly unresolved."""
 
     @default_rollback
-    async def rollback(
+    async def rollback(self, *args: Any, **kwargs: Any) -> FunctionBlockRollbackResult:
+        """Undo an earlier execute (``rollback(self, params, context[, result_from_failed][, meta])``).
+
+        By default a failed result, as in the SDK.
+        """
+        return FunctionBlockRollbackResult(success=False, message="Rollback not implemented")
+
+    def acquire_input(self, params: AcquireParams[ParamsT]) -> Any:
+        """What ``acquire`` receives of an acquire job's parameters: the whole ``AcquireParams``."""
+        return params
+
+    async def execute_function_block(
         self,
         params: ParamsT,
         context: WorkflowContext,
-        result_from_failed: FunctionBlockResult[ResultDataT] | None = None,
-    ) -> FunctionBlockRollbackResult:
-        """Undo an earlier execute; by default a failed result, as in the SDK."""
-        return FunctionBlockRollbackResult(success=False, message="Rollback not implemented")
-
-    def acquire_job(
-        self, params: AcquireParams[ParamsT]
-    ) -> FunctionBlockAcquireResult | Awaitable[FunctionBlockAcquireResult]:
-        """How the worker runs an acquire job: ``acquire`` gets the whole ``AcquireParams``."""
-        return self.acquire(params)
-
-    async def execute_function_block(
-        self, params: ParamsT, context: WorkflowContext, *, propagate_exceptions: bool = False
+        meta: JobMeta | None = None,
+        *,
+        propagate_exceptions: bool = False,
     ) -> FunctionBlockResult[ResultDataT]:
-        """``run``, with an exception as a failed result (or raised, with ``propagate_exceptions``)."""
+        """``run``, with an exception as a failed result (or raised, with ``propagate_exceptions``).
+
+        A ``run`` that declares the job meta gets ``meta``, or one saying there is no job.
+        """
         try:
-            result: FunctionBlockResult[ResultDataT] = await _awaited(self.run(params, context))
+            ran = _called(self, "run", {"params": params, "context": context, "meta": meta})
+            result: FunctionBlockResult[ResultDataT] = await _awaited(ran)
         except Exception as exc:
             if propagate_exceptions:
                 raise
@@ -122,11 +134,12 @@ class FunctionBlock(_Base[ParamsT, ResultDataT], abc.ABC):
         return result
 
     async def rollback_function_block(
-        self, params: ParamsT, context: WorkflowContext
+        self, params: ParamsT, context: WorkflowContext, meta: JobMeta | None = None
     ) -> FunctionBlockRollbackResult:
-        """``rollback``, with an exception as a failed result."""
+        """``rollback``, with an exception as a failed result (the job meta as for ``run``)."""
+        values = {"params": params, "context": context, "result_from_failed": None, "meta": meta}
         try:
-            result: FunctionBlockRollbackResult = await _awaited(self.rollback(params, context, None))
+            result: FunctionBlockRollbackResult = await _awaited(_called(self, "rollback", values))
         except Exception as exc:
             return FunctionBlockRollbackResult(
                 success=False, message=f"Error rolling back function block: {exc}", retryable=_retryable(exc)
@@ -158,6 +171,29 @@ def _retryable(exc: Exception) -> bool | None:
     return False if isinstance(exc, PermanentFailure) else None
 
 
+def _called(block: FunctionBlock[Any, Any], entry: str, values: dict[str, Any]) -> Any:
+    """``run`` or ``rollback`` called as the worker calls it; a direct call's job meta stands in if needed."""
+    call: Call = getattr(BlockCalls.of(type(block)), entry)
+    if call.wants_meta and values["meta"] is None:
+        values["meta"] = _direct_call_meta(block, "execute" if entry == "run" else entry, values["context"])
+    return call.invoke(getattr(block, entry), values)
+
+
+def _direct_call_meta(block: FunctionBlock[Any, Any], job_type: str, context: Any) -> JobMeta:
+    """The job meta of a call outside any job (a test's): no job id, no worker, no deadline."""
+    registration = getattr(type(block), "registration", None)
+    return JobMeta(
+        job_id="",
+        function_block_id=registration.fb_id if registration else type(block).__qualname__,
+        job_type=job_type,
+        step_label=None,
+        run_on=getattr(context, "run_on", "global"),
+        entity_id=getattr(context, "entity_id", None),
+        worker_id=None,
+        worker_name=None,
+    )
+
+
 async def _awaited(value: Any) -> Any:
     """A block method's answer, awaited if it is awaitable (``async def`` or a plain ``def``)."""
     return await value if inspect.isawaitable(value) else value
@@ -173,7 +209,11 @@ def _viewed(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, .
 
 
 def _with_sdk_context(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``method`` (a block's ``run`` or ``rollback``) seeing the SDK's view of the worker's context."""
+    """``method`` (a block's ``run`` or ``rollback``) seeing the SDK's view of the worker's context.
+
+    Every other argument (the job meta, ``result_from_failed``) passes through as given; the
+    wrapper keeps ``method``'s signature (``__wrapped__``), which discovery reads to decide them.
+    """
     if inspect.iscoroutinefunction(method):
 
         @functools.wraps(method)
@@ -199,6 +239,7 @@ __all__ = [
     "FunctionBlockResult",
     "FunctionBlockResultData",
     "FunctionBlockRollbackResult",
+    "JobMeta",
     "ParamsT",
     "ResultDataT",
 ]

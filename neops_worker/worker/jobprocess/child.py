@@ -18,11 +18,11 @@ import signal
 import socket
 import sys
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 from neops_worker.engine.wire import JobDefinition
 from neops_worker.registry import Registry
-from neops_worker.scrub import scrub
+from neops_worker.scrub import scrub_standard_streams
 from neops_worker.worker.execution import JobAborted, execute_job
 from neops_worker.worker.jobprocess import osproc
 from neops_worker.worker.jobprocess.frames import STOP_FRAME, FrameSocket
@@ -55,8 +55,7 @@ def _prepare(job_fd: int, out_fd: int, template_pid: int, log_level: str) -> Fra
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
     os.close(out_fd)
-    sys.stdout = _Scrubbing(sys.stdout)
-    sys.stderr = _Scrubbing(sys.stderr)
+    scrub_standard_streams()
     sock = socket.socket(fileno=job_fd)
     channel = FrameSocket(sock)
     install_forwarding(channel.send, log_level)
@@ -71,7 +70,16 @@ def _job_loop(channel: FrameSocket, registry: Registry) -> None:
     asyncio.set_event_loop(loop)
     while (message := channel.recv()) is not None and message["t"] == "run":
         job = JobDefinition.model_validate(message["job"])
-        outcome = loop.run_until_complete(execute_job(job, registry.get, inline=True))
+        worker_id, worker_name = message["worker"]
+        run = execute_job(
+            job,
+            registry.get,
+            inline=True,
+            worker_id=worker_id,
+            worker_name=worker_name,
+            deadline=message["deadline"],
+        )
+        outcome = loop.run_until_complete(run)
         _flush()
         channel.send(
             {
@@ -108,20 +116,3 @@ def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-
-
-class _Scrubbing:
-    """A text stream that takes the job's secrets out of what the block prints."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        with contextlib.suppress(Exception):
-            stream.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-
-    def write(self, text: str) -> int:
-        """Write ``text`` without the secrets."""
-        self._stream.write(scrub(text))
-        return len(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)

@@ -63,6 +63,7 @@ def template_config(settings: Settings, fd: int) -> dict[str, Any]:
         "dirs": settings.dir_function_blocks,
         "skip_broken": settings.skip_broken_modules,
         "log_level": settings.log_level,
+        "secret_keys": settings.log_redact_extra_keys,
         "fd": fd,
         "parent": os.getpid(),
     }

@@ -30,6 +30,7 @@ from types import TracebackType
 
 from neops_worker.engine.wire import JobDefinition, JobResult, RegisterFunctionBlock, failed_result
 from neops_worker.errors import DiscoveryError
+from neops_worker.observability import worker_identity
 from neops_worker.scrub import job_secret_values, job_secrets, scrub
 from neops_worker.settings import Settings
 from neops_worker.worker.events import WorkerObserver
@@ -250,12 +251,24 @@ class JobProcess:
         return process
 
     async def run(self, job: JobDefinition, timeout: float, rss: bool) -> Message | None:
-        """Hand over ``job``; its ``result`` message (``rss``: with the RSS after it), or None if it died."""
+        """Hand over ``job``; its ``result`` message (``rss``: with the RSS after it), or None if it died.
+
+        The frame carries what a block's job meta says beyond the job: the worker's id and name now
+        (they change when it registers again) and the deadline, this process's ``timeout`` from now.
+        """
         if self._closed or self.transport is None:
             return None
         result: asyncio.Future[Message | None] = asyncio.get_running_loop().create_future()
         self._result = result
-        self.transport.write(encode({"t": "run", "job": job.to_wire(), "rss": rss}))
+        deadline = time.monotonic() + timeout if timeout else None
+        frame = {
+            "t": "run",
+            "job": job.to_wire(),
+            "rss": rss,
+            "worker": worker_identity(),
+            "deadline": deadline,
+        }
+        self.transport.write(encode(frame))
         try:
             async with asyncio.timeout(timeout or None):
                 return await result

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from neops_worker.errors import DiscoveryError
+from neops_worker.scrub import set_secret_keys
 from neops_worker.worker.jobprocess import child, osproc
 from neops_worker.worker.jobprocess.frames import FrameBuffer, FrameSocket, Message, recv_with_fds
 from neops_worker.worker.jobprocess.logs import install_forwarding
@@ -54,6 +55,7 @@ def serve(config: dict[str, Any], blocks: Sequence[DiscoveredBlock] | None = Non
     ctrl = socket.socket(fileno=config["fd"])
     channel = FrameSocket(ctrl)
     install_forwarding(channel.send, config["log_level"])
+    set_secret_keys(config.get("secret_keys", ()))  # a spawned template has not inherited them
     with contextlib.suppress(ConnectionError):  # the daemon hung up: it is stopping, so do we
         registry = _discover(channel, config) if blocks is None else _given(channel, blocks)
         if registry is not None:
