@@ -16,6 +16,7 @@ REPO = Path(__file__).parent / "repo"
 #: The blocks' ids.
 SUMMARY = "fb.acme.newer/device_summary:1.0.0"
 INVENTORY = "fb.acme.newer/lab_inventory:1.0.0"
+BANNER = "fb.acme.newer/site_banner:1.0.0"
 
 
 def copy_repo(destination: Path) -> Path:

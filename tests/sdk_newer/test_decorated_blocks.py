@@ -51,7 +51,23 @@ def test_check_passes_on_the_ported_blocks(newer_repo: Path) -> None:
     """The real ``check`` imports the decorated modules and finds both blocks."""
     result = run([COMMAND, "check", "--dir", "blocks"], newer_repo)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "OK: 2 function block(s) in 4 module(s), no problems." in result.stdout
+    assert "OK: 3 function block(s) in 5 module(s), no problems." in result.stdout
+
+
+def test_check_names_the_file_and_line_of_a_run_that_needs_a_fourth_argument(newer_repo: Path) -> None:
+    """A copy of a block whose ``run`` also needs ``extra``: check fails at that def, before any job."""
+    module = newer_repo / "blocks" / "acme_newer" / "needy_banner.py"
+    source = (newer_repo / "blocks" / "acme_newer" / "site_banner.py").read_text()
+    needy = source.replace('name="site_banner"', 'name="needy_banner"').replace(
+        "meta: Any", "meta: Any, extra: Any"
+    )
+    module.write_text(needy)
+    line = next(n for n, text in enumerate(needy.splitlines(), start=1) if "async def run(" in text)
+    result = run([COMMAND, "check", "--dir", "blocks"], newer_repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert f"blocks/acme_newer/needy_banner.py:{line}: invalid function block " in output, output
+    assert "run(self, params, context, meta, extra) needs 'extra', which the worker never passes" in output
 
 
 def test_plain_pytest_runs_the_tests_the_decorators_add(
@@ -101,7 +117,7 @@ def test_a_worker_without_pytest_imports_the_decorated_modules_unchanged(newer_r
     )
     checked = run([sys.executable, "-c", WITHOUT_TEST_PACKAGES + check], newer_repo)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "OK: 2 function block(s)" in checked.stdout
+    assert "OK: 3 function block(s)" in checked.stdout
 
 
 def test_with_pytest_the_modules_carry_the_sdk_test_names(newer_repo: Path) -> None:

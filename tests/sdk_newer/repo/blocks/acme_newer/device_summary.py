@@ -1,6 +1,10 @@
 """Device summary: the device's platform and interfaces, kept as a fact of the device."""
 
 # mypy: ignore-errors
+# ``meta`` is typed Any: the SDK's documentation writes run(self, params, context, meta) and
+# publishes no type for it.
+from typing import Any
+
 from neops_worker_sdk.function_block.acquire_params import AcquireParams
 from neops_worker_sdk.function_block.function_block import (
     FunctionBlock,
@@ -71,9 +75,9 @@ class DeviceSummary(FunctionBlock[DeviceSummaryParams, DeviceSummaryResult]):
         return FunctionBlockAcquireResult(success=True, message="Nothing to acquire")
 
     async def run(
-        self, params: DeviceSummaryParams, context: WorkflowContext
+        self, params: DeviceSummaryParams, context: WorkflowContext, meta: Any
     ) -> FunctionBlockResult[DeviceSummaryResult]:
-        """List the device's interfaces, keep the summary as its ``summary`` fact."""
+        """List the device's interfaces, keep the summary as its ``summary`` fact; say which job did."""
         device = context.device
         if device is None or not device.hostname:
             return FunctionBlockResult(success=False, message=f"Device {context.entity_id} has no hostname")
@@ -81,4 +85,5 @@ class DeviceSummary(FunctionBlock[DeviceSummaryParams, DeviceSummaryResult]):
         platform = device.platform.short_name if device.platform else None
         device.facts = {**(device.facts or {}), "summary": {"platform": platform, "interfaces": names}}
         summary = DeviceSummaryResult(hostname=device.hostname, platform=platform, interfaces=names)
-        return FunctionBlockResult(success=True, message=f"{device.hostname}: {len(names)}", data=summary)
+        message = f"{device.hostname}: {len(names)} interface(s) (job {meta.job_id}, worker {meta.worker_id})"
+        return FunctionBlockResult(success=True, message=message, data=summary)

@@ -1,6 +1,10 @@
 """Lab inventory: what the lab says of a router, kept as a fact of the device."""
 
 # mypy: ignore-errors
+# ``meta`` is typed Any: the SDK's documentation writes run(self, params, context, meta) and
+# publishes no type for it.
+from typing import Any
+
 from neops_worker_sdk.function_block.acquire_params import AcquireParams
 from neops_worker_sdk.function_block.function_block import (
     FunctionBlock,
@@ -61,7 +65,7 @@ class LabInventory(FunctionBlock[LabInventoryParams, LabInventoryResult]):
         return FunctionBlockAcquireResult(success=True, message="Nothing to acquire")
 
     async def run(
-        self, params: LabInventoryParams, context: WorkflowContext
+        self, params: LabInventoryParams, context: WorkflowContext, meta: Any
     ) -> FunctionBlockResult[LabInventoryResult]:
         """Keep the management address and platform as a fact; a device without a login fails."""
         device = context.device
@@ -72,4 +76,5 @@ class LabInventory(FunctionBlock[LabInventoryParams, LabInventoryResult]):
         found = LabInventoryResult(
             hostname=device.hostname, ip=device.ip, platform=platform, devices_in_lab=len(context.devices)
         )
-        return FunctionBlockResult(success=True, message=f"{device.hostname} runs {platform}", data=found)
+        message = f"{device.hostname} runs {platform} (job {meta.job_id}, worker {meta.worker_id})"
+        return FunctionBlockResult(success=True, message=message, data=found)
