@@ -28,21 +28,35 @@ def test_every_uv_sync_installs_the_lock_as_it_is(relative: str) -> None:
 
 @pytest.mark.parametrize("relative", [path for path in INSTALLERS if path != "README.md"])
 def test_every_pip_install_is_pinned_or_hash_locked(relative: str) -> None:
-    """A ``pip install`` names an exact version; a ``uv pip install`` installs a hash-pinned file."""
+    """A ``pip install`` names an exact version or installs a hash-pinned file (``uv pip`` the latter)."""
     for line in commands(relative, r"\bpip install\b"):
-        if "uv pip install" in line:
+        if "uv pip install" in line or "--require-hashes" in line:
             assert "--require-hashes" in line, f"{relative}: {line}"
             assert " -r " in line, f"{relative}: {line}"
         else:
             assert re.search(r"==\s*\$?\{?\w", line), f"{relative}: {line}"
 
 
-def test_the_side_by_side_lock_pins_every_package_with_its_hashes() -> None:
-    """tests/sdk_side/requirements.txt: each requirement ``==``-pinned and hashed, the SDK among them."""
-    text = (ROOT / "tests/sdk_side/requirements.txt").read_text().replace("\\\n", " ")
-    lines = (line.strip() for line in text.splitlines())
-    requirements = [line for line in lines if line and not line.startswith("#")]
-    assert any(line.startswith("neops-worker-sdk==0.2.0b7 ") for line in requirements)
-    for line in requirements:
+@pytest.mark.parametrize("relative", ["tests/sdk_side/requirements.txt", ".ci/uv-requirements.txt"])
+def test_every_requirements_lock_pins_each_package_with_its_hashes(relative: str) -> None:
+    """The hash-pinned files CI installs: each requirement ``==``-pinned and hashed."""
+    pinned = requirements(relative)
+    assert pinned
+    for line in pinned:
         assert re.match(r"^[A-Za-z0-9_.-]+==\S+", line), line
         assert "--hash=sha256:" in line, line
+
+
+def requirements(relative: str) -> list[str]:
+    """The requirement lines of a pip requirements file, continuations joined."""
+    text = (ROOT / relative).read_text().replace("\\\n", " ")
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_the_side_by_side_lock_holds_the_sdk() -> None:
+    """tests/sdk_side/requirements.txt pins the vendor SDK the side-by-side suite is about."""
+    assert any(
+        line.startswith("neops-worker-sdk==0.2.0b7 ")
+        for line in requirements("tests/sdk_side/requirements.txt")
+    )
