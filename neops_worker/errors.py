@@ -88,8 +88,11 @@ class EngineUnavailable(EngineError):
         request_sent: bool = True,
         retry_after: float | None = None,
         reason: str | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(operation, detail, status, body)
+        #: The request got no answer within its timeout (it may have reached the engine).
+        self.timed_out = timed_out
         #: False only when the request certainly never reached the engine (connect failed).
         self.request_sent = request_sent
         #: The engine's ``Retry-After`` (or licence ``retryAfterSeconds``), when it gave one.

@@ -393,7 +393,9 @@ def _unanswered(operation: str, exc: httpx.HTTPError, request: httpx.Request) ->
                 "engine's certificate, or check URL_BLACKBOARD",
             )
         return EngineUnavailable(operation, detail, request_sent=False, reason=reason)
-    return EngineUnavailable(operation, detail, reason=reason)
+    return EngineUnavailable(
+        operation, detail, reason=reason, timed_out=isinstance(exc, httpx.TimeoutException)
+    )
 
 
 def _succeeded(response: httpx.Response) -> bool:

@@ -368,10 +368,4 @@ def parse_job(raw: Any) -> JobDefinition | JobResult | None:
 
 def _timed_out(failure: EngineError) -> bool:
     """A poll sent but unanswered in time: the engine may have claimed a job with it (contract 8.5)."""
-    detail = failure.detail.lower()
-    return (
-        isinstance(failure, EngineUnavailable)
-        and failure.request_sent
-        and failure.status is None
-        and ("timeout" in detail or "timed out" in detail)
-    )
+    return isinstance(failure, EngineUnavailable) and failure.request_sent and failure.timed_out
