@@ -1,11 +1,13 @@
 """Logging: rich on a terminal, plain lines otherwise, or JSON lines; job context; secret redaction.
 
-Every log line carries the worker's identity (``worker_id``, ``worker_name``), and every line written
-while a job is in hand also its ``job_id``, ``function_block`` and ``job_type``, so no call site has
-to repeat them. The worker's identity is process-wide: it is set inside the start-up task but must
-show on the lines of every task, which a ContextVar (copied into each task as it is created) would
-not do. The job's fields are a ContextVar, because they belong to the task (and the block's thread)
-that runs the job.
+Every log line carries the worker's identity (``worker_id``, ``worker_name``; ``slot`` in a daemon
+of several slots), and every line written while a job is in hand also its ``job_id``,
+``function_block`` and ``job_type``, so no call site has to repeat them. The identity belongs to a
+slot: a ContextVar holds the slot's ``Identity``, a mutable holder, so that an id set inside one of
+the slot's tasks (registration, re-registration) shows on the lines of all its tasks, each of which
+copied the ContextVar as it was created. A single-slot worker uses the process's own holder, which
+also names the lines of threads. The job's fields are a ContextVar too, because they belong to the
+task (and the block's thread) that runs the job.
 
 JSON lines always hold ``timestamp``, ``level``, ``logger``, ``message``, ``worker_id`` and
 ``worker_name`` (``null`` until known); the documented field list is in ``docs/operations.md``.
@@ -19,17 +21,32 @@ import json
 import logging
 import sys
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from neops_worker.scrub import current_secrets, redact, scrub
 
-#: Fields of a log line that identify the worker (process-wide) and the job in hand (per task).
+#: Fields of a log line that identify the worker (per slot) and the job in hand (per task).
 _NO_FIELDS: Mapping[str, str] = types.MappingProxyType({})
-_worker_fields: Mapping[str, str] = _NO_FIELDS
 #: Keys every JSON line carries, ``null`` while unknown.
 IDENTITY_FIELDS = ("worker_id", "worker_name")
+
+
+@dataclass
+class Identity:
+    """One slot's identity on its log lines: the slot's number (None: the only one), id and name."""
+
+    slot: int | None = None
+    fields: Mapping[str, str] = field(default_factory=lambda: _NO_FIELDS)
+
+
+#: The process's own identity: a single-slot worker's, and that of lines outside any slot.
+_PROCESS_IDENTITY = Identity()
+_identity: contextvars.ContextVar[Identity] = contextvars.ContextVar(
+    "neops_worker_identity", default=_PROCESS_IDENTITY
+)
 _job_fields: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "neops_job", default=_NO_FIELDS
 )
@@ -38,21 +55,38 @@ _job_fields: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
 #: Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 #: The worker's and the job's own fields: never secret, whatever LOG_REDACT_EXTRA_KEYS names.
-_OWN_FIELDS = frozenset({*IDENTITY_FIELDS, "job_id", "function_block", "job_type"})
+_OWN_FIELDS = frozenset({*IDENTITY_FIELDS, "slot", "job_id", "function_block", "job_type"})
 
 
 def set_worker_identity(worker_id: str | None, worker_name: str | None) -> None:
-    """Name the worker in every later log line, in every task (at start, registration, re-registration)."""
-    global _worker_fields  # noqa: PLW0603 - one identity per process, read by the log filter
+    """Name the slot in every later log line of its tasks (at start, registration, re-registration)."""
+    identity = _identity.get()
     fields = {
         name: value for name, value in zip(IDENTITY_FIELDS, (worker_id, worker_name), strict=True) if value
     }
-    _worker_fields = types.MappingProxyType(fields)
+    if identity.slot is not None:
+        fields["slot"] = str(identity.slot)
+    identity.fields = types.MappingProxyType(fields)
 
 
 def worker_identity() -> tuple[str | None, str | None]:
-    """The worker's id and name as this process's log lines carry them (set at every registration)."""
-    return _worker_fields.get("worker_id"), _worker_fields.get("worker_name")
+    """The slot's worker id and name as its log lines carry them (set at every registration)."""
+    fields = _identity.get().fields
+    return fields.get("worker_id"), fields.get("worker_name")
+
+
+def current_slot() -> int | None:
+    """The number of the slot whose task this is (None: a single-slot worker, or outside any slot)."""
+    return _identity.get().slot
+
+
+def slot_context(slot: int, worker_name: str | None) -> contextvars.Context:
+    """A context for slot ``slot``'s tasks: their log lines carry ``slot`` and the slot's own identity."""
+    context = contextvars.copy_context()
+    identity = Identity(slot)
+    context.run(_identity.set, identity)
+    context.run(set_worker_identity, None, worker_name)
+    return context
 
 
 @contextlib.contextmanager
@@ -65,12 +99,20 @@ def job_log_context(job_id: str, function_block: str, job_type: str) -> Iterator
         _job_fields.reset(token)
 
 
+#: Tracing on, ``neops_worker.tracing`` installs here what gives a record its ``trace_id`` and
+#: ``span_id`` (hex): the current span's, else those of the job the record names. None: tracing off.
+trace_fields: Callable[[logging.LogRecord], Mapping[str, str]] | None = None
+
+
 class _ContextFilter(logging.Filter):
     """Adds the worker and job fields to every record; redacts secrets in ``extra`` fields and text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in {**_worker_fields, **_job_fields.get()}.items():
+        for name, value in {**_identity.get().fields, **_job_fields.get()}.items():
             if not hasattr(record, name):
+                setattr(record, name, value)
+        for name, value in (trace_fields(record) if trace_fields is not None else {}).items():
+            if not hasattr(record, name):  # a job process's record carries its own
                 setattr(record, name, value)
         if current_secrets():
             scrub_record(record)

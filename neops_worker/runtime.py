@@ -1,7 +1,8 @@
-"""The composition root: settings -> logging -> job runner -> client -> Worker; signals; exit codes.
+"""The composition root: settings -> logging -> client -> template -> slots (Workers); signals; exit codes.
 
-``compose`` builds a ready-to-serve worker from the settings (client, observers, job runner,
-extensions), and ``Composition.started`` starts and stops its companions in a fixed order. The
+``compose`` builds the ready-to-serve daemon from the settings (client, observers, the shared
+template, ``WORKER_SLOTS`` slots each with its job runner, extensions), and ``Composition.started``
+starts and stops its companions in a fixed order. The
 daemon and the tests serve the same composition; only the tests pass a transport for the network.
 Only this module touches the process: while the worker serves, SIGTERM/SIGINT only ask it to stop
 (through the event loop) and the handlers they had before come back afterwards; it starts the event
@@ -32,10 +33,13 @@ from neops_worker.worker.events import Observers, WorkerObserver
 from neops_worker.worker.lifecycle import Worker
 from neops_worker.worker.outcome import JobOutcome
 from neops_worker.worker.runner import JobRunner
+from neops_worker.worker.slots import Slots
 
 if TYPE_CHECKING:
     from neops_worker.engine.exchange import Transport
     from neops_worker.worker.jobprocess.launch import Launched
+    from neops_worker.worker.jobprocess.supervisor import TemplateHost
+    from neops_worker.worker.observers.metrics import WorkerMetrics
 
 log = logging.getLogger("neops_worker")
 
@@ -52,7 +56,10 @@ def run_worker(settings: Settings) -> int:
     log.debug("Effective configuration: %s", settings.public_view())
     template = early_template(settings)
     try:
-        return asyncio.run(_serve(settings, template))
+        from neops_worker.tracing import traced_daemon  # imports OpenTelemetry only if OTEL_* ask for it
+
+        with traced_daemon():  # after the template's fork: no exporter thread may cross it
+            return asyncio.run(_serve(settings, template))
     except NeopsWorkerError as exc:
         # The one place a fatal error is printed: the parts that raise it do not log it as well.
         log.error("%s", final_line(exc))
@@ -82,15 +89,20 @@ def early_template(settings: Settings) -> Launched | None:
     return fork_template(settings)
 
 
-def make_runner(settings: Settings, observer: WorkerObserver, template: Launched | None = None) -> JobRunner:
-    """Job processes (from ``template``, if one was forked early), or job threads in this process."""
+def make_runner(
+    settings: Settings,
+    observer: WorkerObserver,
+    template: Launched | None = None,
+    host: TemplateHost | None = None,
+) -> JobRunner:
+    """Job processes (from ``host``'s template, or a template of the runner's own), or job threads."""
     if settings.job_isolation == "thread":
         from neops_worker.worker.threads import ThreadRunner
 
         return ThreadRunner(settings)
     from neops_worker.worker.jobprocess.supervisor import ProcessRunner
 
-    return ProcessRunner(settings, observer, template)
+    return ProcessRunner(settings, observer, template, host)
 
 
 def make_client(settings: Settings, transport: Transport | None = None) -> EngineClient:
@@ -113,71 +125,93 @@ def make_client(settings: Settings, transport: Transport | None = None) -> Engin
 
 @dataclass(frozen=True)
 class Composition:
-    """A worker and what it serves with: its engine client, job runner and companion services."""
+    """The daemon's slots and what they serve with: the engine client, the template, companion services."""
 
-    worker: Worker
+    slots: Slots
     client: EngineClient
-    runner: JobRunner
+    #: The one template process all slots fork their job processes from (None: job threads).
+    host: TemplateHost | None
     extensions: list[contextlib.AbstractAsyncContextManager[object]]
 
+    @property
+    def worker(self) -> Worker:
+        """The first slot (the only one unless WORKER_SLOTS > 1)."""
+        return self.slots.workers[0]
+
     @contextlib.asynccontextmanager
-    async def started(self) -> AsyncIterator[Worker]:
-        """Enter the extensions, then the runner; on the way out the reverse, the client closed last."""
+    async def started(self) -> AsyncIterator[Slots]:
+        """Enter the extensions, the template, the runners; leave them in reverse, the client last."""
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(self.client.aclose)
             for extension in self.extensions:
                 await stack.enter_async_context(extension)
-            # Entered last, left first: no job process outlives the worker or its health listener.
-            await stack.enter_async_context(self.runner)
-            yield self.worker
+            # Entered last, left first: no job process outlives the daemon or its health listener.
+            if self.host is not None:
+                await stack.enter_async_context(self.host)
+            await stack.enter_async_context(self.slots.runners())
+            yield self.slots
 
 
 def compose(
     settings: Settings, *, transport: Transport | None = None, template: Launched | None = None
 ) -> Composition:
-    """Settings -> client, observers, job runner, Worker, extensions; nothing is started yet."""
+    """Settings -> client, observers, template, WORKER_SLOTS slots, extensions; nothing is started yet."""
     client = make_client(settings, transport)
-    observers = Observers(extra_observers(settings))
-    runner = make_runner(settings, observers, template)
-    worker = Worker(settings, client, runner, version=__version__, observers=observers)
-    return Composition(worker, client, runner, extensions(settings, worker))
+    metrics = None
+    if settings.health_port is not None:
+        from neops_worker.worker.observers.metrics import WorkerMetrics
+
+        metrics = WorkerMetrics(slots=settings.worker_slots)
+    host = None
+    if settings.job_isolation == "process":
+        from neops_worker.worker.jobprocess.supervisor import TemplateHost
+
+        host = TemplateHost(settings, template)
+
+    def runner(number: int, observer: WorkerObserver) -> JobRunner:
+        return make_runner(settings, observer, host=host)
+
+    slots = Slots(
+        settings,
+        client,
+        runner,
+        version=__version__,
+        observers=extra_observers(settings),
+        slot_observer=metrics.slot if metrics else None,
+    )
+    if metrics is not None:
+        metrics.registered_slots = slots.registered
+    return Composition(slots, client, host, extensions(settings, slots, metrics))
 
 
 async def _serve(settings: Settings, template: Launched | None) -> int:
     """Serve until stopped; a fatal error leaves (its companions stopped) for ``run_worker`` to print."""
     composition = compose(settings, template=template)
-    async with capture_signals(composition.worker.request_stop), composition.started() as worker:
+    async with capture_signals(composition.slots.request_stop), composition.started() as slots:
         # Returns only after a complete drain; an abandoned job raises ShutdownTimeoutError.
-        await worker.serve()
+        await slots.serve()
     log.info("Worker stopped")
     return EXIT_OK
 
 
 def extra_observers(settings: Settings) -> list[WorkerObserver]:
-    """Observers chosen by the settings (metrics, service manager notifications)."""
+    """Observers of every slot chosen by the environment (service manager notifications)."""
     from neops_worker.worker.observers.sdnotify import SystemdObserver
 
-    observers: list[WorkerObserver] = []
     systemd = SystemdObserver.from_environ(os.environ)
-    if systemd.notifier.enabled:
-        observers.append(systemd)
-    if settings.health_port is not None:
-        from neops_worker.worker.observers.metrics import WorkerMetrics
-
-        observers.append(WorkerMetrics())
-    return observers
+    return [systemd] if systemd.notifier.enabled else []
 
 
-def extensions(settings: Settings, worker: Worker) -> list[contextlib.AbstractAsyncContextManager[object]]:
-    """Companion services that live as long as the worker (the health listener)."""
-    if settings.health_port is None:
+def extensions(
+    settings: Settings, slots: Slots, metrics: WorkerMetrics | None
+) -> list[contextlib.AbstractAsyncContextManager[object]]:
+    """Companion services that live as long as the daemon (the health listener)."""
+    if settings.health_port is None or metrics is None:
         return []
     from neops_worker.worker.observers.health import ENGINE_SILENCE_INTERVALS, HealthServer
-    from neops_worker.worker.observers.metrics import WorkerMetrics
 
-    metrics = next(o for o in worker.observers.observers if isinstance(o, WorkerMetrics))
     limit_s = ENGINE_SILENCE_INTERVALS * settings.heartbeat_interval
-    return [HealthServer(worker, metrics, settings.health_host, settings.health_port, limit_s)]
+    return [HealthServer(slots, metrics, settings.health_host, settings.health_port, limit_s)]
 
 
 @contextlib.asynccontextmanager

@@ -104,6 +104,25 @@ class Settings(BaseSettings):
         description="'process': each job runs in a job process of its own (hard timeouts, crashes "
         "contained); 'thread': in the worker's own process (smallest memory, no hard timeout).",
     )
+    worker_slots: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Job slots in this daemon: each registers as a worker of its own and runs one job at a "
+        "time, all forked from one template (process isolation only).",
+    )
+    max_jobs: int = Field(
+        default=0,
+        ge=0,
+        description="Burst mode: stop taking jobs after this many in all slots, finish them, unregister and "
+        "exit 0 (0 = no limit).",
+    )
+    exit_when_idle: float = Field(
+        default=0,
+        ge=0,
+        description="Burst mode: unregister and exit 0 once no slot has had a job for this many seconds "
+        "(0 = never).",
+    )
     max_jobs_per_process: int = Field(
         default=0, ge=0, description="Replace the job process after this many jobs (0 = no limit)."
     )
@@ -219,6 +238,11 @@ class Settings(BaseSettings):
         if self.blackboard_ca_bundle is not None and not self.blackboard_ca_bundle.is_file():
             raise ValueError(f"BLACKBOARD_CA_BUNDLE: {self.blackboard_ca_bundle} is not a readable file")
         self._read_token_file()
+        if self.worker_slots > 1 and self.job_isolation == "thread":
+            raise ValueError(
+                f"WORKER_SLOTS: {self.worker_slots} slots need JOB_ISOLATION=process (job threads share "
+                "one process and cannot be told apart); set WORKER_SLOTS=1 or JOB_ISOLATION=process"
+            )
         budget, stuck = self.stuck_job_budget, self.engine_stuck_job_timeout
         if self.job_timeout and budget and self.job_timeout > budget:
             raise ValueError(

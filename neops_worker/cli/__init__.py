@@ -201,6 +201,8 @@ METAVARS = {
     "health_port": "PORT",
     "health_host": "ADDRESS",
 }
+#: Shorter flags some settings also answer to.
+SHORT_FLAGS = {"worker_slots": ("--slots",)}
 #: By type: every number of seconds is a float, every count an int, every path a file.
 TYPE_METAVARS: dict[object, str] = {float: "SECONDS", int: "N", Path: "FILE"}
 
@@ -252,7 +254,7 @@ def _setting_parameter(name: str, field: FieldInfo, hidden: bool) -> inspect.Par
     """The option of one setting: ``--poll-interval SECONDS``, ``--skip-broken-modules/--no-...``."""
     kind = _option_type(field)
     flag = _flag(name)
-    decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+    decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag, *SHORT_FLAGS.get(name, ())]
     help_text = f"{field.description or ''}{_default_text(field)}; env {env_name(name)})"
     option = typer.Option(
         None, *decls, metavar=_metavar(name, field), help=help_text, show_default=False, hidden=hidden

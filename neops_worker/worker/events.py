@@ -23,6 +23,10 @@ class WorkerState(StrEnum):
     STOPPED = "stopped"
 
 
+#: The states of a worker the engine counts on: registered, with or without a job.
+REGISTERED_STATES = frozenset({WorkerState.REGISTERED, WorkerState.IDLE, WorkerState.BUSY})
+
+
 class WorkerObserver:
     """Hooks called by the worker; the defaults do nothing."""
 
@@ -54,6 +58,9 @@ class WorkerObserver:
 
     def job_process_restarted(self, reason: str) -> None:
         """A job process was replaced: crash, timeout, abandoned, max_jobs, memory, sys_exit, template."""
+
+    def job_process_start_failed(self, reason: str) -> None:
+        """No job process could be started (the template is gone or does not answer); retried later."""
 
 
 class Observers(WorkerObserver):
@@ -106,3 +113,7 @@ class Observers(WorkerObserver):
     def job_process_restarted(self, reason: str) -> None:
         """Fan out."""
         self._each("job_process_restarted", reason)
+
+    def job_process_start_failed(self, reason: str) -> None:
+        """Fan out."""
+        self._each("job_process_start_failed", reason)

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from neops_worker import tracing
 from neops_worker.engine.client import EngineClient
 from neops_worker.engine.retry import call_with_retry, result_push_policy
 from neops_worker.engine.wire import JobDefinition, JobResult, failed_result
@@ -29,6 +30,7 @@ from neops_worker.errors import EngineError, EngineRejected, EngineUnavailable, 
 from neops_worker.observability import job_log_context
 from neops_worker.settings import Settings
 from neops_worker.worker._tasks import cancel, first_of, pause
+from neops_worker.worker.burst import ClaimBudget
 from neops_worker.worker.events import WorkerObserver, WorkerState
 from neops_worker.worker.membership import Membership
 from neops_worker.worker.outcome import JobOutcome
@@ -38,6 +40,8 @@ log = logging.getLogger("neops_worker.worker")
 
 #: The status of a body over the engine's limit (``MAX_REQUEST_BODY_SIZE``, 50 MB for a result).
 TOO_LARGE = 413
+#: How a delivery ends when its result never reaches the engine.
+LOST = ("lost", "rejected by the engine")
 
 
 @dataclass
@@ -77,6 +81,7 @@ class JobLoop:
         observer: WorkerObserver,
         stop: asyncio.Event,
         on_state: Callable[[WorkerState, str], None],
+        budget: ClaimBudget | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -88,6 +93,8 @@ class JobLoop:
         self._on_state = on_state
         #: The id of the job in hand; it stays set if the job was abandoned.
         self.current_job: str | None = None
+        #: MAX_JOBS, shared by every slot of the daemon (None: no limit).
+        self._budget = budget
 
     def doing(self) -> str:
         """The job in hand as log lines name it: ``job <id>`` or ``no job``."""
@@ -101,10 +108,17 @@ class JobLoop:
             if claimed is None:
                 if self._stop.is_set() or not await self._wait_registered() or not await self._runner_ready():
                     break
+                if not await self._reserve():
+                    break
                 claimed = await self.poll()
+                if self._budget is not None:
+                    self._budget.settle(len(claimed))
             if claimed:  # run even when a stop came meanwhile: a claimed job is a job in hand
                 backoff = self.settings.poll_min_interval
+                ran = len(claimed)
                 claimed = await self.run_batch(claimed)
+                if self._budget is not None:
+                    self._budget.ran(ran)
                 continue
             claimed = None
             if self._stop.is_set():
@@ -159,11 +173,17 @@ class JobLoop:
         job = parse_job(raw)
         if not isinstance(job, JobDefinition):
             return await self.push(job, poll_after=poll_after) if job is not None else None
-        with job_log_context(job.job_id, job.function_block_id, job.type):
+        # The job's span (claim -> run -> push) is the daemon's: a job process that dies still ends it.
+        with (
+            job_log_context(job.job_id, job.function_block_id, job.type),
+            tracing.job_span(job, self.membership.worker_id) as span,
+        ):
             self.current_job = job.job_id
             self._on_state(WorkerState.BUSY, f"running job {job.job_id} ({job.function_block_id})")
             outcome = await self._run(job)
+            span.finished(outcome)
             delivery = await self._push(outcome.result, poll_after=poll_after)
+            span.delivered(delivery.ended, lost=delivery.ended in LOST)
             _log_finished(job, outcome, delivery)
             claimed = self._claimed_behind(delivery)
             self.current_job = None
@@ -199,44 +219,53 @@ class JobLoop:
     async def _deliver(self, delivery: _Delivery, *, replaceable: bool) -> bool:
         """Push under the retry policy and log the end; True: refused as too large, to be replaced."""
         job_id = delivery.job_id
-        try:
-            accepted = await call_with_retry(
-                result_push_policy(self.settings.result_push_timeout),
-                f"Result push of job {job_id}",
-                partial(self._attempt, delivery),
-                wake=self.client.answers,
-            )
-        except EngineRejected as exc:
-            if exc.status == TOO_LARGE and replaceable:
-                return True
-            delivery.ended = "rejected by the engine"
-            self._lost(job_id, f"The engine rejected the result of job {job_id} ({exc}); the result is lost")
-        except EngineError as exc:
-            delivery.ended = "lost"
-            self._lost(
-                job_id,
-                f"Could not deliver the result of job {job_id} before RESULT_PUSH_TIMEOUT ({exc}); "
-                "the result is lost",
-            )
-        else:
-            self._delivered(delivery, accepted)
-        return False
+        with tracing.span("result push", {"neops.job.id": job_id}):
+            try:
+                accepted = await call_with_retry(
+                    result_push_policy(self.settings.result_push_timeout),
+                    f"Result push of job {job_id}",
+                    partial(self._attempt, delivery),
+                    wake=self.client.answers,
+                )
+            except EngineRejected as exc:
+                if exc.status == TOO_LARGE and replaceable:
+                    tracing.failed(f"refused as too large ({exc})")
+                    return True
+                delivery.ended = "rejected by the engine"
+                self._lost(
+                    job_id, f"The engine rejected the result of job {job_id} ({exc}); the result is lost"
+                )
+            except EngineError as exc:
+                delivery.ended = "lost"
+                self._lost(
+                    job_id,
+                    f"Could not deliver the result of job {job_id} before RESULT_PUSH_TIMEOUT ({exc}); "
+                    "the result is lost",
+                )
+            else:
+                self._delivered(delivery, accepted)
+            if delivery.ended in LOST:
+                tracing.failed(f"result {delivery.ended}")
+            return False
 
     async def _attempt(self, delivery: _Delivery) -> bool:
         """One push (True: accepted; False: 409), with the next poll behind it when one may go out."""
         delivery.attempts += 1
-        try:
-            if not (delivery.poll_after and self._may_poll()):
-                return await self.client.push_result(delivery.result)
-            delivery.poll_after = False  # only one attempt carries it: a retried push is one after an outage
-            assert self.membership.poll_request is not None
-            accepted, delivery.claimed = await self.client.push_result_then_poll(
-                delivery.result, self.membership.poll_request, self._may_poll
-            )
-        except EngineUnavailable as exc:
-            delivery.answer_lost |= exc.request_sent and exc.status is None
-            raise
-        return accepted
+        with tracing.span("result push attempt", {"neops.push.attempt": delivery.attempts}):
+            try:
+                if not (delivery.poll_after and self._may_poll()):
+                    return await self.client.push_result(delivery.result)
+                delivery.poll_after = (
+                    False  # only one attempt carries it: a retried push is one after an outage
+                )
+                assert self.membership.poll_request is not None
+                accepted, delivery.claimed = await self.client.push_result_then_poll(
+                    delivery.result, self.membership.poll_request, self._may_poll
+                )
+            except EngineUnavailable as exc:
+                delivery.answer_lost |= exc.request_sent and exc.status is None
+                raise
+            return accepted
 
     def _delivered(self, delivery: _Delivery, accepted: bool) -> None:
         """Log how a delivery ended: taken (after retries, how long), or a result already there (409)."""
@@ -284,8 +313,25 @@ class JobLoop:
         log.error("%s", line)
 
     def _may_poll(self) -> bool:
-        """A claim may go out: not stopping, registered, the runner free (asked on the client thread too)."""
-        return not self._stop.is_set() and self.membership.registered.is_set() and self.runner.is_ready()
+        """A poll may go right behind a push: not stopping, registered, the runner free, no MAX_JOBS.
+
+        Asked on the client thread too. Under MAX_JOBS every poll goes out from the loop, which
+        reserves its job first.
+        """
+        return (
+            self._budget is None
+            and not self._stop.is_set()
+            and self.membership.registered.is_set()
+            and self.runner.is_ready()
+        )
+
+    async def _reserve(self) -> bool:
+        """Under MAX_JOBS, reserve the job of the next poll, waiting while the budget is spoken for."""
+        while self._budget is not None and not self._budget.reserve():
+            await pause(self._stop, self.settings.poll_min_interval)
+            if self._stop.is_set():
+                return False
+        return True
 
     async def _run(self, job: JobDefinition) -> JobOutcome:
         self.observer.job_started(job.job_id, job.function_block_id, job.type)

@@ -21,8 +21,10 @@ import time
 from neops_worker.engine.client import EngineClient
 from neops_worker.engine.wire import RegisterFunctionBlock
 from neops_worker.errors import NeopsWorkerError, ShutdownTimeoutError
+from neops_worker.observability import current_slot
 from neops_worker.settings import Settings
 from neops_worker.worker._tasks import both, cancel, first_of
+from neops_worker.worker.burst import ClaimBudget
 from neops_worker.worker.events import Observers, WorkerState
 from neops_worker.worker.heartbeat import Heartbeat
 from neops_worker.worker.jobs import JobLoop
@@ -35,7 +37,7 @@ log = logging.getLogger("neops_worker.worker")
 SAME_REQUEST_S = 1.0
 
 
-class _StopSignals:
+class StopSignals:
     """The stop requests from outside so far: the first (its signal, when), and a second one."""
 
     def __init__(self) -> None:
@@ -66,6 +68,7 @@ class Worker:
         *,
         version: str,
         observers: Observers | None = None,
+        budget: ClaimBudget | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -75,7 +78,7 @@ class Worker:
         self.state = WorkerState.STARTING
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
-        self._signals = _StopSignals()
+        self._signals = StopSignals()
         #: An error a part met that ends the worker; raised by ``serve`` after the drain.
         self._failure: NeopsWorkerError | None = None
         self.membership = Membership(settings, client, version)
@@ -87,6 +90,7 @@ class Worker:
             observer=self.observers,
             stop=self._stop,
             on_state=self._set_state,
+            budget=budget,
         )
         self.heartbeat = Heartbeat(
             settings,
@@ -110,14 +114,16 @@ class Worker:
 
     # --- requests from outside --------------------------------------------------------------
 
-    def request_stop(self, reason: str = "SIGTERM") -> None:
+    def request_stop(self, reason: str = "SIGTERM", *, announced: bool = False) -> None:
         """First call: drain and stop. A second call: give up on the job in hand.
 
         A call within ``SAME_REQUEST_S`` of the first is the first request delivered again.
+        ``announced``: the daemon said it already (one line for all its slots).
         """
         if not self._stop.is_set():
             self._signals.first = (reason, time.monotonic())
-            log.info("Received %s. Shutting down...", reason)
+            if not announced:
+                log.info("Received %s. Shutting down...", reason)
             self._stop.set()
             return
         repeated = self._signals.repeat_of_first(reason)
@@ -211,7 +217,13 @@ class Worker:
         # The end, only after a discovery that succeeded: after one that failed, the registration
         # is left waiting and is cancelled.
         arriving.put_nowait(None)
-        log.info("Found %d function block(s); jobs run in %s mode", len(catalog), self.settings.job_isolation)
+        level = logging.INFO if current_slot() in (None, 1) else logging.DEBUG  # once for all slots
+        log.log(
+            level,
+            "Found %d function block(s); jobs run in %s mode",
+            len(catalog),
+            self.settings.job_isolation,
+        )
 
     async def _join(self, arriving: asyncio.Queue[RegisterFunctionBlock | None]) -> None:
         # Before the first request, and here so that the discovery begun beside it is cancelled, not

@@ -31,7 +31,7 @@ from neops_worker.errors import (
     IncompatibleEngineError,
     LicenceRefusedError,
 )
-from neops_worker.observability import set_worker_identity
+from neops_worker.observability import current_slot, set_worker_identity
 from neops_worker.settings import Settings
 from neops_worker.worker.runner import Catalog, registration_for
 
@@ -189,7 +189,8 @@ class Membership:
     def _say_registered(self, count: int, known: int) -> None:
         """The registration's line; at the first start, what a block already known (409) implies."""
         log.info("Registered %d function block(s) (%d already known to the engine)", count, known)
-        if known and not self._told_known:
+        # The first slot speaks for all: the others find the blocks it has just registered.
+        if known and not self._told_known and current_slot() in (None, 1):
             self._told_known = True
             log.info(
                 "%d block(s) were registered before under the same version (an earlier start, another "

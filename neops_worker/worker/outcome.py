@@ -21,6 +21,9 @@ class JobOutcome:
     duration_s: float
     #: Thread mode only: the thread of a timed-out block, still running; settles when it returns.
     pending: asyncio.Future[Any] | None = field(default=None, compare=False)
+    #: Process mode: why the job process is replaced after this job (``crash``, ``timeout``,
+    #: ``sys_exit``, ``max_jobs``, ``memory``); None when it is kept.
+    restart: str | None = None
 
     @property
     def db_updates(self) -> DbUpdates | None:

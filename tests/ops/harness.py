@@ -29,6 +29,7 @@ from neops_worker.worker.observers.health import HealthServer
 from neops_worker.worker.observers.metrics import WorkerMetrics
 from neops_worker.worker.outcome import JobOutcome
 from neops_worker.worker.runner import Catalog
+from neops_worker.worker.slots import Slots
 from tests.contract import assert_sent_body
 from tests.ops.fake_engine import FakeEngine
 
@@ -69,11 +70,16 @@ def fast_settings(**overrides: Any) -> Settings:
 
 @dataclass
 class RunningWorker:
-    """A worker serving in a task, with its extensions entered."""
+    """A daemon serving in a task, with its extensions entered; ``worker`` is its first slot."""
 
-    worker: Worker
+    slots: Slots
     task: asyncio.Future[None]
     extensions: list[Any]
+
+    @property
+    def worker(self) -> Worker:
+        """The first slot (the only one unless WORKER_SLOTS > 1)."""
+        return self.slots.workers[0]
 
     @property
     def health(self) -> HealthServer:
@@ -82,8 +88,8 @@ class RunningWorker:
 
     @property
     def metrics(self) -> WorkerMetrics:
-        """The metrics observer (HEALTH_PORT must be set)."""
-        return next(o for o in self.worker.observers.observers if isinstance(o, WorkerMetrics))
+        """The daemon's metrics (HEALTH_PORT must be set)."""
+        return self.health.metrics
 
     @property
     def base_url(self) -> str:
@@ -93,15 +99,15 @@ class RunningWorker:
 
 @contextlib.asynccontextmanager
 async def running_worker(settings: Settings, engine: FakeEngine) -> AsyncIterator[RunningWorker]:
-    """Serve a worker composed by ``runtime.compose`` against ``engine``, in a task; stop it at the end."""
+    """Serve a daemon composed by ``runtime.compose`` against ``engine``, in a task; stop it at the end."""
     composition = compose(settings, transport=engine.transport())
-    async with composition.started() as worker:
-        task = asyncio.ensure_future(worker.serve())
+    async with composition.started() as slots:
+        task = asyncio.ensure_future(slots.serve())
         try:
-            yield RunningWorker(worker, task, composition.extensions)
+            yield RunningWorker(slots, task, composition.extensions)
         finally:
-            if not worker.stopping:
-                worker.request_stop("test end")
+            if not slots.stopping:
+                slots.request_stop("test end")
             await asyncio.wait_for(task, 15)
 
 

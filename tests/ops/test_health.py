@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from neops_worker.errors import ConfigurationError
-from neops_worker.runtime import extensions, extra_observers
+from neops_worker.runtime import compose, extra_observers
 from neops_worker.worker.events import WorkerState
-from neops_worker.worker.lifecycle import Worker
 from neops_worker.worker.observers.health import HealthServer, listener_url, liveness, probe
 from neops_worker.worker.observers.metrics import WorkerMetrics
 from tests.ops.fake_engine import FakeEngine
@@ -52,24 +51,43 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-def value(run: RunningWorker, name: str) -> float:
+def value(run: RunningWorker, name: str, **labels: str) -> float:
     """One sample of the worker's private registry, read through prometheus-client's API."""
-    return run.metrics.registry.get_sample_value(name) or 0.0
+    return run.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 def test_listener_is_off_without_health_port() -> None:
     """No HEALTH_PORT: no metrics observer and no listener."""
     settings = fast_settings()
-    assert not any(isinstance(o, WorkerMetrics) for o in extra_observers(settings))
-    assert extensions(settings, Worker(settings, None, None, version="x")) == []  # type: ignore[arg-type]
+    assert extra_observers(settings) == []
+    composition = compose(settings)
+    assert composition.extensions == []
+    assert composition.worker.observers.observers == []
 
 
 def test_each_metrics_observer_has_its_own_registry() -> None:
     """Two workers' metrics coexist in one process and count separately."""
     first, second = WorkerMetrics(), WorkerMetrics()
-    first.poll_failed()
-    assert sample(first.render()[0].decode(), "neops_worker_poll_failures_total") == 1
-    assert sample(second.render()[0].decode(), "neops_worker_poll_failures_total") == 0
+    first.slot(1).poll_failed()
+    assert sample(first.render()[0].decode(), "neops_worker_poll_failures_total", slot="1") == 1
+    assert sample(second.render()[0].decode(), "neops_worker_poll_failures_total", slot="1") == 0
+
+
+def test_slot_series_are_labelled_and_the_fleet_gauges_count_slots() -> None:
+    """Per-slot series carry ``slot``; the slot gauges count configured, busy and registered slots."""
+    metrics = WorkerMetrics(slots=3)
+    metrics.registered_slots = lambda: 2
+    metrics.slot(2).job_started("j", "p/b:1.0.0", "execute")
+    metrics.slot(3).job_process_start_failed("the template process is not running")
+    metrics.slot(3).job_process_restarted("crash")
+    text = metrics.render()[0].decode()
+    assert sample(text, "neops_worker_slots") == 3
+    assert sample(text, "neops_worker_slots_busy") == 1
+    assert sample(text, "neops_worker_slots_registered") == 2
+    assert [sample(text, "neops_worker_job_running", slot=s) for s in "123"] == [0, 1, 0]
+    assert sample(text, "neops_worker_job_process_start_failures_total", slot="3") == 1
+    assert sample(text, "neops_worker_job_process_restarts_total", reason="crash", slot="3") == 1
+    assert sample(text, "neops_worker_poll_failures_total", slot="1") == 0
 
 
 async def test_readiness_and_liveness_follow_the_lifecycle() -> None:
@@ -128,9 +146,29 @@ def test_livez_fails_only_when_the_runner_is_wedged() -> None:
     """A wedged job runner is the one reason (with the loop itself) for /livez to fail."""
     metrics = WorkerMetrics()
     worker: Any = SimpleNamespace(runner=_Wedged(), state=WorkerState.BUSY)
-    assert liveness(worker, metrics) == (False, "wedged: job process 42 does not go away after SIGKILL")
+    slots: Any = SimpleNamespace(workers=[worker])
+    assert liveness(slots, metrics) == (False, "wedged: job process 42 does not go away after SIGKILL")
     worker.runner = SimpleNamespace(wedged=lambda: None)
-    assert liveness(worker, metrics) == (True, "ok: busy")
+    assert liveness(slots, metrics) == (True, "ok: busy")
+
+
+def test_livez_of_several_slots_fails_only_when_every_slot_is_wedged() -> None:
+    """One wedged slot of three: live, and the line names it; all three: not live."""
+    metrics = WorkerMetrics(slots=3)
+    free = SimpleNamespace(wedged=lambda: None)
+    workers: list[Any] = [SimpleNamespace(runner=free, state=WorkerState.IDLE) for _ in range(3)]
+    workers[1].runner = _Wedged()
+    slots: Any = SimpleNamespace(workers=workers)
+    ok, reason = liveness(slots, metrics)
+    assert ok
+    assert (
+        reason == "ok: 2 of 3 slots can work (slot 2 wedged: job process 42 does not go away after SIGKILL)"
+    )
+    for worker in workers:
+        worker.runner = _Wedged()
+    ok, reason = liveness(slots, metrics)
+    assert not ok
+    assert reason.startswith("wedged: every slot: slot 1: job process 42")
 
 
 async def test_metrics_after_real_jobs() -> None:
@@ -146,7 +184,9 @@ async def test_metrics_after_real_jobs() -> None:
         )
         engine.result_status = 200
         engine.poll_status = 503
-        await wait_until(lambda: value(run, "neops_worker_poll_failures_total") >= 1, what="poll failure")
+        await wait_until(
+            lambda: value(run, "neops_worker_poll_failures_total", slot="1") >= 1, what="poll failure"
+        )
         engine.poll_status = 200
         running = engine.add_job(SLEEP, {"seconds": 0.5})
         await wait_until(lambda: run.worker.current_job == running, what="a running job")
@@ -160,10 +200,10 @@ async def test_metrics_after_real_jobs() -> None:
     )
     assert sample(text, "neops_worker_job_duration_seconds_count", **echo) == 2
     assert sample(text, "neops_worker_result_push_failures_total") == 1
-    assert (sample(text, "neops_worker_poll_failures_total") or 0) >= 1
-    assert sample(text, "neops_worker_heartbeat_failures_total") == 0
-    assert sample(text, "neops_worker_job_running") == 1
-    assert 0 <= (sample(text, "neops_worker_seconds_since_last_heartbeat") or -1) < 1
+    assert (sample(text, "neops_worker_poll_failures_total", slot="1") or 0) >= 1
+    assert sample(text, "neops_worker_heartbeat_failures_total", slot="1") == 0
+    assert sample(text, "neops_worker_job_running", slot="1") == 1
+    assert 0 <= (sample(text, "neops_worker_seconds_since_last_heartbeat", slot="1") or -1) < 1
 
 
 def scrape(base_url: str) -> str:
@@ -180,10 +220,10 @@ async def test_heartbeat_failures_are_counted() -> None:
     engine = FakeEngine(ping_status=503)
     async with running_worker(fast_settings(health_port=0), engine) as run:
         await wait_until(
-            lambda: value(run, "neops_worker_heartbeat_failures_total") >= 2, what="two failures"
+            lambda: value(run, "neops_worker_heartbeat_failures_total", slot="1") >= 2, what="two failures"
         )
         text = run.metrics.render()[0].decode()
-    assert (sample(text, "neops_worker_heartbeat_failures_total") or 0) >= 2
+    assert (sample(text, "neops_worker_heartbeat_failures_total", slot="1") or 0) >= 2
 
 
 async def test_listener_answers_unknown_paths_methods_and_garbage() -> None:

@@ -13,9 +13,9 @@ from neops_worker.engine.wire import JobPoll, Versionable
 from neops_worker.errors import ConfigurationError, LicenceRefusedError
 from neops_worker.runtime import Composition, capture_signals, compose, final_line, make_client
 from neops_worker.worker.jobprocess.supervisor import ProcessRunner
-from neops_worker.worker.lifecycle import Worker
 from neops_worker.worker.observers.health import HealthServer
-from neops_worker.worker.observers.metrics import WorkerMetrics
+from neops_worker.worker.observers.metrics import SlotMetrics
+from neops_worker.worker.slots import Slots
 from neops_worker.worker.threads import ThreadRunner
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import FakeRunner, RecordingTransport, fast_settings
@@ -44,8 +44,8 @@ def composition_of_fakes(events: list[str], extension: Extension) -> Composition
     """A composition whose runner, extension and transport note what happens to them."""
     settings = fast_settings()
     client = make_client(settings, RecordingTransport(FakeEngine(), events))
-    runner = FakeRunner(events)
-    return Composition(Worker(settings, client, runner, version="1.0.0"), client, runner, [extension])
+    slots = Slots(settings, client, lambda number, observer: FakeRunner(events), version="1.0.0")
+    return Composition(slots, client, None, [extension])
 
 
 @pytest.mark.parametrize(("isolation", "runner"), [("thread", ThreadRunner), ("process", ProcessRunner)])
@@ -55,12 +55,32 @@ async def test_compose_builds_the_worker_the_daemon_serves(isolation: str, runne
         fast_settings(job_isolation=isolation, health_port=0), transport=FakeEngine().transport()
     )
     worker = composition.worker
-    assert (worker.client, worker.runner) == (composition.client, composition.runner)
-    assert isinstance(composition.runner, runner)
-    assert [type(o) for o in worker.observers.observers] == [WorkerMetrics]
+    assert worker.client is composition.client
+    assert isinstance(worker.runner, runner)
+    assert (composition.host is None) == (isolation == "thread")
+    [metrics] = worker.observers.observers
+    assert isinstance(metrics, SlotMetrics)
     [health] = composition.extensions
     assert isinstance(health, HealthServer)
-    assert (health.worker, health.metrics) == (worker, worker.observers.observers[0])
+    assert (health.slots, health.metrics) == (composition.slots, metrics.daemon)
+    await composition.client.aclose()
+
+
+async def test_slots_share_one_client_one_template_and_one_registry() -> None:
+    """WORKER_SLOTS=3: three workers named <WORKER_NAME>-<i>, one client, one template, one registry."""
+    settings = fast_settings(worker_slots=3, worker_name="edge", health_port=0)
+    composition = compose(settings, transport=FakeEngine().transport())
+    workers = composition.slots.workers
+    assert [w.settings.worker_name for w in workers] == ["edge-1", "edge-2", "edge-3"]
+    assert {id(w.client) for w in workers} == {id(composition.client)}
+    runners = [w.runner for w in workers]
+    assert all(isinstance(r, ProcessRunner) and r.host is composition.host for r in runners)
+    assert len({id(r) for r in runners}) == 3
+    observers = [w.observers.observers[0] for w in workers]
+    assert [o.label for o in observers if isinstance(o, SlotMetrics)] == ["1", "2", "3"]
+    [health] = composition.extensions
+    assert isinstance(health, HealthServer)
+    assert {id(o.daemon) for o in observers if isinstance(o, SlotMetrics)} == {id(health.metrics)}
     await composition.client.aclose()
 
 
@@ -96,7 +116,7 @@ async def test_started_enters_the_extensions_then_the_runner_and_leaves_in_rever
     events: list[str] = []
     composition = composition_of_fakes(events, Extension(events))
     async with composition.started() as worker:
-        assert worker is composition.worker
+        assert worker is composition.slots
         assert events == ["extension entered", "runner entered"]
     assert events[2:] == ["runner left", "extension left", "client closed"]
 

@@ -20,6 +20,7 @@ import sys
 from types import FrameType
 from typing import Any
 
+from neops_worker import tracing
 from neops_worker.engine.wire import JobDefinition
 from neops_worker.registry import Registry
 from neops_worker.scrub import scrub_standard_streams
@@ -41,6 +42,7 @@ def serve(job_fd: int, out_fd: int, registry: Registry, template_pid: int, log_l
         pass
     finally:
         _flush()
+        tracing.flush()  # the spans its blocks made: nothing else would export them (os._exit)
         os._exit(0)  # not sys.exit: atexit hooks inherited from the template are not ours to run
 
 
@@ -59,6 +61,7 @@ def _prepare(job_fd: int, out_fd: int, template_pid: int, log_level: str) -> Fra
     sock = socket.socket(fileno=job_fd)
     channel = FrameSocket(sock)
     install_forwarding(channel.send, log_level)
+    tracing.setup_job_process()  # after the fork: no batch processor's thread crosses one
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm(sock))
     faulthandler.enable(file=sys.__stderr__ or sys.stderr, all_threads=True)
@@ -71,15 +74,17 @@ def _job_loop(channel: FrameSocket, registry: Registry) -> None:
     while (message := channel.recv()) is not None and message["t"] == "run":
         job = JobDefinition.model_validate(message["job"])
         worker_id, worker_name = message["worker"]
-        run = execute_job(
-            job,
-            registry.get,
-            inline=True,
-            worker_id=worker_id,
-            worker_name=worker_name,
-            deadline=message["deadline"],
-        )
-        outcome = loop.run_until_complete(run)
+        # The daemon's job span is the parent of what the block traces (its task copies this context).
+        with tracing.remote_context(message.get("trace")):
+            run = execute_job(
+                job,
+                registry.get,
+                inline=True,
+                worker_id=worker_id,
+                worker_name=worker_name,
+                deadline=message["deadline"],
+            )
+            outcome = loop.run_until_complete(run)
         _flush()
         channel.send(
             {

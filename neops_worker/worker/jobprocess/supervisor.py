@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
+from neops_worker import tracing
 from neops_worker.engine.wire import JobDefinition, JobResult, RegisterFunctionBlock, failed_result
 from neops_worker.errors import DiscoveryError
 from neops_worker.observability import worker_identity
@@ -65,7 +66,10 @@ OUTPUT_TAIL = 80
 LOGGED_TAIL = 20
 #: Without a job process for this long (the template keeps failing), ``/livez`` fails.
 WEDGED_AFTER_S = 60.0
+#: The pause after a job process could not be started, doubling with each failure in a row up to...
 RESTART_PAUSE_S = 1.0
+#: ...this.
+RESTART_PAUSE_MAX_S = 30.0
 
 
 class TemplateGone(Exception):
@@ -90,9 +94,9 @@ class TemplateProcess:
         self._sender: socket.socket | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._discovered: asyncio.Future[Message] | None = None
-        #: The blocks found so far, in order; each also goes to ``_on_block`` once someone follows.
+        #: The blocks found so far, in order; each also goes to those following the discovery.
         self.blocks: list[RegisterFunctionBlock] = []
-        self._on_block: Callable[[RegisterFunctionBlock], None] | None = None
+        self._followers: list[Callable[[RegisterFunctionBlock], None]] = []
         self._forks: asyncio.Queue[int | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -120,17 +124,19 @@ class TemplateProcess:
     async def discovered(self, on_block: Callable[[RegisterFunctionBlock], None] | None = None) -> Message:
         """The template's ``discovered`` message; raises ``DiscoveryError`` if it died first.
 
-        ``on_block`` is told each block found, those found so far at once and the others as they come.
+        ``on_block`` is told each block found, those found so far at once and the others as they come;
+        several may follow at once (the slots of one daemon).
         """
         assert self._discovered is not None
-        if on_block is not None:
-            for block in self.blocks:
-                on_block(block)
-            self._on_block = on_block
+        if on_block is None:
+            return await asyncio.shield(self._discovered)
+        for block in self.blocks:
+            on_block(block)
+        self._followers.append(on_block)
         try:
-            return await self._discovered
+            return await asyncio.shield(self._discovered)
         finally:
-            self._on_block = None
+            self._followers.remove(on_block)
 
     async def fork(self) -> tuple[int, socket.socket, int]:
         """A new job process: its pid, the daemon's end of its socket, the read end of its output."""
@@ -177,8 +183,8 @@ class TemplateProcess:
     def _found(self, body: dict[str, object]) -> None:
         block = RegisterFunctionBlock.model_validate(body)
         self.blocks.append(block)
-        if self._on_block is not None:
-            self._on_block(block)
+        for follower in list(self._followers):
+            follower(block)
 
     async def _ended(self) -> None:
         """The template hung up: it died (or is stopping); what it forked went with it."""
@@ -186,16 +192,21 @@ class TemplateProcess:
         self._close_sender()
         self._forks.put_nowait(None)
         if self._discovered is not None and not self._discovered.done():
-            self._discovered.set_exception(
-                DiscoveryError([f"the template process ended during discovery (exit status {status})"])
-            )
+            if self._closing:  # nobody waits for a discovery the daemon itself cut short
+                self._discovered.cancel()
+            else:
+                self._discovered.set_exception(
+                    DiscoveryError([f"the template process ended during discovery (exit status {status})"])
+                )
         if not self._closing and self._served():
             self._on_exit(-1, status)
 
     def _served(self) -> bool:
         """Discovery had succeeded: the template was serving forks when it ended."""
         found = self._discovered
-        return found is not None and found.exception() is None and not found.result().get("error")
+        if found is None or found.cancelled():
+            return False
+        return found.exception() is None and not found.result().get("error")
 
     def _close_sender(self) -> None:
         if self._sender is not None:
@@ -254,7 +265,8 @@ class JobProcess:
         """Hand over ``job``; its ``result`` message (``rss``: with the RSS after it), or None if it died.
 
         The frame carries what a block's job meta says beyond the job: the worker's id and name now
-        (they change when it registers again) and the deadline, this process's ``timeout`` from now.
+        (they change when it registers again) and the deadline, this process's ``timeout`` from now;
+        and, when tracing, the job span's W3C ``traceparent`` for the block's own spans to nest under.
         """
         if self._closed or self.transport is None:
             return None
@@ -267,6 +279,7 @@ class JobProcess:
             "rss": rss,
             "worker": worker_identity(),
             "deadline": deadline,
+            "trace": tracing.carrier(),
         }
         self.transport.write(encode(frame))
         try:
@@ -342,24 +355,101 @@ async def _log_lines(
         logger.info("%s", text, extra={"stream": "output", **fields})
 
 
+class TemplateHost:
+    """The daemon's one template process, shared by the job runners of all its slots.
+
+    The blocks are discovered once and their problems logged once, whichever slot asks first; each
+    slot forks job processes of its own (one fork request at a time) and hears of their deaths. A
+    template that died is started again once, by the first slot that needs a job process then.
+    """
+
+    def __init__(self, settings: Settings, launched: Launched | None = None) -> None:
+        self.settings = settings
+        self.process = TemplateProcess(settings, self._on_exit, launched)
+        self._listeners: list[Callable[[int, int | None], None]] = []
+        self._lock = asyncio.Lock()
+        self._reported = False
+
+    async def __aenter__(self) -> TemplateHost:
+        await self.process.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.process.close()
+
+    def listen(self, on_exit: Callable[[int, int | None], None]) -> None:
+        """Tell ``on_exit`` of every death the template reports (pid -1: the template itself)."""
+        self._listeners.append(on_exit)
+
+    def _on_exit(self, pid: int, status: int | None) -> None:
+        if pid == -1:
+            log.error("The template process ended (status %s); its job processes went with it", status)
+        for listener in list(self._listeners):
+            listener(pid, status)
+
+    async def catalog(self, found: Callable[[RegisterFunctionBlock], None] | None = None) -> Catalog:
+        """The template's discovery, its problems logged once; raises ``DiscoveryError``."""
+        outcome = await self.process.discovered(found)
+        if self._reported:
+            if outcome["error"]:
+                raise DiscoveryError(list(outcome["error"]))
+            return Catalog(self.process.blocks)
+        self._reported = True
+        problems = [(str(p["text"]), str(p.get("detail") or "")) for p in outcome["problems"]]
+        report_problems(problems, self.settings.skip_broken_modules, outcome["error"])
+        return Catalog(self.process.blocks)
+
+    async def fork(self, observer: WorkerObserver) -> tuple[int, socket.socket, int]:
+        """A new job process (a new template first, if it died: counted on ``observer``)."""
+        async with self._lock:
+            if not self.process.alive:
+                await self._restart(observer)
+            return await self.process.fork()
+
+    async def _restart(self, observer: WorkerObserver) -> None:
+        log.warning("Starting a new template process (blocks are imported again)")
+        await self.process.close()
+        self.process = TemplateProcess(self.settings, self._on_exit)
+        await self.process.start()
+        found = await self.process.discovered()
+        if found["error"]:
+            raise DiscoveryError(list(found["error"]))
+        observer.job_process_restarted("template")
+
+
 class ProcessRunner:
-    """Runs every job in a job process forked from the template; see the module's docstring."""
+    """Runs every job in a job process forked from the template; see the module's docstring.
+
+    Alone, the runner starts and stops a template of its own; the slots of one daemon share one
+    ``host`` (entered and left by their owner, not by each runner).
+    """
 
     def __init__(
-        self, settings: Settings, observer: WorkerObserver, template: Launched | None = None
+        self,
+        settings: Settings,
+        observer: WorkerObserver,
+        template: Launched | None = None,
+        host: TemplateHost | None = None,
     ) -> None:
         self.settings = settings
         self.observer = observer
-        self.template = TemplateProcess(settings, self._on_exit, template)
+        self._owns_host = host is None
+        self.host = host or TemplateHost(settings, template)
+        self.host.listen(self._on_exit)
         self._procs: dict[int, JobProcess] = {}
         self._current: JobProcess | None = None
         self._retire: str | None = None
         self._dying: JobProcess | None = None
         self._trouble_since: float | None = None
+        #: Start failures in a row: the pause before the next try grows with them.
+        self._failures = 0
         self._forgetting: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> ProcessRunner:
-        await self.template.start()
+        if self._owns_host:
+            await self.host.__aenter__()
         return self
 
     async def __aexit__(
@@ -367,14 +457,12 @@ class ProcessRunner:
     ) -> None:
         if self._current is not None:
             await self._retire_process(self._current, None)
-        await self.template.close()
+        if self._owns_host:
+            await self.host.__aexit__(kind, exc, tb)
 
     async def catalog(self, found: Callable[[RegisterFunctionBlock], None] | None = None) -> Catalog:
-        """The template's discovery, logged; raises ``DiscoveryError`` as thread mode does."""
-        outcome = await self.template.discovered(found)
-        problems = [(str(p["text"]), str(p.get("detail") or "")) for p in outcome["problems"]]
-        report_problems(problems, self.settings.skip_broken_modules, outcome["error"])
-        return Catalog(self.template.blocks)
+        """The template's discovery (once per daemon); raises ``DiscoveryError`` as thread mode does."""
+        return await self.host.catalog(found)
 
     async def ready(self) -> None:
         """A job process is up and idle: retire a used-up one, wait out a dying one, fork."""
@@ -412,6 +500,7 @@ class ProcessRunner:
             proc.fields.clear()
 
     async def _run_in(self, proc: JobProcess, job: JobDefinition, started: float) -> JobOutcome:
+        tracing.job_process(proc.pid)
         try:
             # The RSS is read only when MAX_MEMORY_PER_PROCESS wants it: no /proc read per job otherwise.
             message = await proc.run(
@@ -422,7 +511,8 @@ class ProcessRunner:
             limit = self.settings.job_timeout_text()
             log.error("Job %s exceeded %s; its job process %d was killed", job.job_id, limit, proc.pid)
             text = f"Job killed after {limit}"
-            return JobOutcome(failed_result(job.job_id, text), "timeout", time.perf_counter() - started)
+            took = time.perf_counter() - started
+            return JobOutcome(failed_result(job.job_id, text), "timeout", took, restart="timeout")
         except asyncio.CancelledError:
             log.error("Job %s abandoned: killing its job process %d", job.job_id, proc.pid)
             await asyncio.shield(self._kill(proc, "abandoned"))
@@ -445,14 +535,15 @@ class ProcessRunner:
         message = f"The job process {how} while running the job" + (
             f"; last output: {last[:300]}" if last else ""
         )
-        return JobOutcome(failed_result(job.job_id, message), "crashed", time.perf_counter() - started)
+        took = time.perf_counter() - started
+        return JobOutcome(failed_result(job.job_id, message), "crashed", took, restart="crash")
 
     def _finished(self, proc: JobProcess, job: JobDefinition, message: Message) -> JobOutcome:
         outcome: Outcome = message["outcome"]
         proc.jobs_done += 1
         self._retire = self._retire_reason(proc, outcome, int(message.get("rss") or 0))
         result = JobResult.model_validate(message["result"])
-        return JobOutcome(result, outcome, float(message["duration_s"]))
+        return JobOutcome(result, outcome, float(message["duration_s"]), restart=self._retire)
 
     def _retire_reason(self, proc: JobProcess, outcome: Outcome, rss: int) -> str | None:
         limit_jobs, limit_mib = self.settings.max_jobs_per_process, self.settings.max_memory_per_process
@@ -473,31 +564,25 @@ class ProcessRunner:
         return None
 
     async def _replace(self) -> None:
-        """Fork a new job process (starting a new template first if it died)."""
+        """Fork a new job process (starting a new template first if it died); pause longer each failure."""
         try:
-            if not self.template.alive:
-                await self._restart_template()
-            pid, sock, out_fd = await self.template.fork()
+            pid, sock, out_fd = await self.host.fork(self.observer)
         except (TemplateGone, TimeoutError, DiscoveryError, OSError) as exc:
             self._trouble_since = self._trouble_since or time.monotonic()
-            log.error("Cannot start a job process (%s); trying again in %g s", exc, RESTART_PAUSE_S)
-            await asyncio.sleep(RESTART_PAUSE_S)
+            self._failures += 1
+            pause = min(RESTART_PAUSE_S * 2 ** (self._failures - 1), RESTART_PAUSE_MAX_S)
+            self.observer.job_process_start_failed(str(exc))
+            log.error(
+                "Cannot start a job process (%s; %d failure(s) in a row); trying again in %g s",
+                exc, self._failures, pause,
+            )  # fmt: skip
+            await asyncio.sleep(pause)
             return
-        self._trouble_since = None
+        self._trouble_since, self._failures = None, 0
         proc = await JobProcess.attach(pid, sock, out_fd)
         self._procs[pid] = proc
         self._current = proc
         log.debug("Job process %d ready", pid)
-
-    async def _restart_template(self) -> None:
-        log.warning("Starting a new template process (blocks are imported again)")
-        await self.template.close()
-        self.template = TemplateProcess(self.settings, self._on_exit)
-        await self.template.start()
-        found = await self.template.discovered()
-        if found["error"]:
-            raise DiscoveryError(list(found["error"]))
-        self.observer.job_process_restarted("template")
 
     async def _kill(self, proc: JobProcess, reason: str) -> Death:
         """SIGTERM (announced), SIGKILL after the grace; the process is gone when this returns."""
@@ -538,8 +623,6 @@ class ProcessRunner:
     def _on_exit(self, pid: int, status: int | None) -> None:
         """The template reported a death (``pid`` -1: the template itself ended)."""
         ended = list(self._procs.values()) if pid == -1 else [p for p in [self._procs.get(pid)] if p]
-        if pid == -1:
-            log.error("The template process ended (status %s); its job processes went with it", status)
         for proc in ended:
             self._procs.pop(proc.pid, None)
             if not proc.exited.done():

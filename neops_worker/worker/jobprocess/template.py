@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from neops_worker import tracing
 from neops_worker.errors import DiscoveryError
 from neops_worker.scrub import set_secret_keys
 from neops_worker.worker.jobprocess import child, osproc
@@ -56,6 +57,7 @@ def serve(config: dict[str, Any], blocks: Sequence[DiscoveredBlock] | None = Non
     channel = FrameSocket(ctrl)
     install_forwarding(channel.send, config["log_level"])
     set_secret_keys(config.get("secret_keys", ()))  # a spawned template has not inherited them
+    tracing.preload()  # job processes fork with the exporter imported (nothing without OTEL_*)
     with contextlib.suppress(ConnectionError):  # the daemon hung up: it is stopping, so do we
         registry = _discover(channel, config) if blocks is None else _given(channel, blocks)
         if registry is not None:

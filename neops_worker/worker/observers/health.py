@@ -5,12 +5,13 @@ event loop: an answer from ``/livez`` proves the loop runs, which a server in a 
 could not. It is off unless ``HEALTH_PORT`` is set, binds to ``HEALTH_HOST`` (127.0.0.1 by default),
 and lives from before start-up until after the drain (an async context manager).
 
-- ``/livez``: the worker's own health, never the engine's: 200 unless the job runner is wedged (a
-  job process that survives SIGKILL, or none could be started for a minute). A job running long is
-  not wedged, and an engine outage must not get a worker restarted (it may hold a result for the
-  engine). A blocked event loop does not answer at all, which a probe counts as a failure too.
-- ``/readyz``: 200 once the worker and its blocks are registered and while the engine answers
-  (within three heartbeat intervals), until the drain starts; else 503 with the reason.
+- ``/livez``: the daemon's own health, never the engine's: 200 unless every slot's job runner is
+  wedged (a job process that survives SIGKILL, or none could be started for a minute). A job
+  running long is not wedged, and an engine outage must not get a worker restarted (it may hold a
+  result for the engine). A blocked event loop does not answer at all, which a probe counts as a
+  failure too.
+- ``/readyz``: 200 while at least one slot (the worker and its blocks) is registered and the engine
+  answers (within three heartbeat intervals), until the drain starts; else 503 with the reason.
 - ``/metrics``: the Prometheus text format (see ``neops_worker.worker.observers.metrics``).
 
 The probe exits 0 or 1 only (Docker reserves 2 for HEALTHCHECK commands), with a one-line reason.
@@ -28,12 +29,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from neops_worker.errors import ConfigurationError
-from neops_worker.worker.events import WorkerState
+from neops_worker.worker.events import REGISTERED_STATES
 
 if TYPE_CHECKING:
     from neops_worker.settings import Settings
     from neops_worker.worker.lifecycle import Worker
-    from neops_worker.worker.observers.metrics import WorkerMetrics
+    from neops_worker.worker.observers.metrics import SlotMetrics, WorkerMetrics
+    from neops_worker.worker.slots import Slots
 
 log = logging.getLogger("neops_worker.health")
 
@@ -43,7 +45,6 @@ MAX_HEADER_LINES = 100
 #: ``/readyz`` fails once the engine has not answered for this many heartbeat intervals.
 ENGINE_SILENCE_INTERVALS = 3
 PROBE_TIMEOUT_S = 3.0
-REGISTERED_STATES = frozenset({WorkerState.REGISTERED, WorkerState.IDLE, WorkerState.BUSY})
 TEXT = "text/plain; charset=utf-8"
 
 
@@ -61,9 +62,24 @@ class Answer:
         return cls(200 if ok else 503, (reason + "\n").encode())
 
 
-def liveness(worker: Worker, metrics: WorkerMetrics) -> tuple[bool, str]:
-    """Live unless the job runner is wedged; the engine's absence does not count."""
-    wedged = worker.runner.wedged()
+def liveness(slots: Slots, metrics: WorkerMetrics) -> tuple[bool, str]:
+    """Live unless every slot's job runner is wedged; the engine's absence does not count."""
+    wedged = {number: w.runner.wedged() for number, w in enumerate(slots.workers, 1) if w.runner.wedged()}
+    if len(slots.workers) == 1:
+        return _one_alive(slots.workers[0], metrics.slot(1), wedged.get(1))
+    states = ", ".join(f"{count} {state}" for state, count in _count_states(slots).items())
+    if len(wedged) == len(slots.workers):
+        return False, "wedged: every slot: " + "; ".join(f"slot {n}: {why}" for n, why in wedged.items())
+    if wedged:
+        reasons = "; ".join(f"slot {n} wedged: {why}" for n, why in wedged.items())
+        return (
+            True,
+            f"ok: {len(slots.workers) - len(wedged)} of {len(slots.workers)} slots can work ({reasons})",
+        )
+    return True, f"ok: {len(slots.workers)} slots: {states}"
+
+
+def _one_alive(worker: Worker, metrics: SlotMetrics, wedged: str | None) -> tuple[bool, str]:
     if wedged:
         return False, f"wedged: {wedged}"
     if metrics.last_heartbeat_ok is None:
@@ -74,25 +90,36 @@ def liveness(worker: Worker, metrics: WorkerMetrics) -> tuple[bool, str]:
     )
 
 
-def readiness(worker: Worker, metrics: WorkerMetrics, limit_s: float) -> tuple[bool, str]:
-    """Ready once registered (with an id), while the engine answers, until the drain starts."""
-    if worker.stopping:
-        return False, f"{worker.state.value}: shutting down"
-    if worker.state not in REGISTERED_STATES:
-        return False, f"not registered yet ({worker.state.value})"
-    if worker.worker_id is None:
-        return False, "registration lost: registering again"
+def _count_states(slots: Slots) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for worker in slots.workers:
+        counts[worker.state.value] = counts.get(worker.state.value, 0) + 1
+    return counts
+
+
+def readiness(slots: Slots, metrics: WorkerMetrics, limit_s: float) -> tuple[bool, str]:
+    """Ready while a slot is registered (with an id) and the engine answers, until the drain starts."""
+    first = slots.workers[0]
+    if slots.stopping:
+        return False, f"{first.state.value if len(slots.workers) == 1 else 'draining'}: shutting down"
+    registered = slots.registered()
+    if registered == 0:
+        if first.state in REGISTERED_STATES and first.worker_id is None:
+            return False, "registration lost: registering again"
+        return False, f"not registered yet ({first.state.value})"
     silence = metrics.seconds_since_engine_answer()
     if silence > limit_s:
         return False, f"the engine has not answered for {silence:.0f} s (limit {limit_s:g} s)"
-    return True, f"ok: {worker.state.value} as {worker.worker_id}"
+    if len(slots.workers) == 1:
+        return True, f"ok: {first.state.value} as {first.worker_id}"
+    return True, f"ok: {registered} of {len(slots.workers)} slots registered"
 
 
 class HealthServer:
-    """Serves ``/livez``, ``/readyz`` and ``/metrics`` for one worker on the running event loop."""
+    """Serves ``/livez``, ``/readyz`` and ``/metrics`` for the daemon's slots on the running event loop."""
 
-    def __init__(self, worker: Worker, metrics: WorkerMetrics, host: str, port: int, limit_s: float) -> None:
-        self.worker = worker
+    def __init__(self, slots: Slots, metrics: WorkerMetrics, host: str, port: int, limit_s: float) -> None:
+        self.slots = slots
         self.metrics = metrics
         self.host = host
         self.port = port
@@ -120,9 +147,9 @@ class HealthServer:
     def answer(self, path: str) -> Answer:
         """The response for ``path``."""
         if path == "/livez":
-            return Answer.check(*liveness(self.worker, self.metrics))
+            return Answer.check(*liveness(self.slots, self.metrics))
         if path == "/readyz":
-            return Answer.check(*readiness(self.worker, self.metrics, self.limit_s))
+            return Answer.check(*readiness(self.slots, self.metrics, self.limit_s))
         if path == "/metrics":
             body, content_type = self.metrics.render()
             return Answer(200, body, content_type)
