@@ -40,6 +40,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "exec": "neops_worker.cli.blocks",
     "port": "neops_worker.cli.blocks",
     "health": "neops_worker.cli.health",
+    "backlog": "neops_worker.cli.backlog",
     "engine": "neops_worker.cli.local",
     "submit": "neops_worker.cli.local",
     "jobs": "neops_worker.cli.local",

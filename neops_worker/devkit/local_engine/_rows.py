@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from neops_worker.devkit.local_engine._page import cursor_of
 from neops_worker.devkit.local_engine.models import (
     DevFunctionBlock,
     DevJob,
@@ -15,6 +16,7 @@ from neops_worker.devkit.local_engine.models import (
     DevLogEntry,
     DevWorker,
     EngineJobDefinition,
+    EngineJobPage,
     EngineJobShow,
     EngineWorker,
 )
@@ -70,6 +72,17 @@ def job_show(row: Row) -> EngineJobShow:
     """A listing element from a ``SHOW_JOBS`` row."""
     times = ("created_at", "updated_at", "started_at", "finished_at")
     return EngineJobShow(**{**_times(row, times), "worker_deleted": bool(row["worker_deleted"])})
+
+
+def job_page(found: list[Row], limit: int, total: int) -> EngineJobPage:
+    """A page from the rows of ``JobPageQuery.items_statement`` (one more than ``limit`` if more follow)."""
+    shown = found[:limit]
+    more = len(found) > limit and shown
+    return EngineJobPage(
+        items=[job_show({k: v for k, v in row.items() if k != "seq"}) for row in shown],
+        next_cursor=cursor_of(shown[-1]["seq"]) if more else None,
+        total=total,
+    )
 
 
 def dev_job_fields(row: Row, now: float) -> Row:

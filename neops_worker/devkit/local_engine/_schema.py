@@ -243,6 +243,12 @@ FROM jobs j LEFT JOIN workers w ON w.uuid = j.worker_id
 
 SHOW_JOBS = SHOW_JOBS_FROM + JOB_FILTER + " ORDER BY j.seq"
 
+#: ``SHOW_JOBS_FROM`` with each job's queue position first, for the page route's cursor (``_page``).
+SHOW_JOBS_PAGE_FROM = "SELECT j.seq," + SHOW_JOBS_FROM.removeprefix("\nSELECT")
+
+#: The jobs the page route's filters match, across pages; the ``WHERE`` clause follows.
+COUNT_JOBS = "SELECT count(*) FROM jobs j WHERE "
+
 #: Parameter: pushed jobs finished at or after this time count as active.
 SHOW_ACTIVE_JOBS = SHOW_JOBS_FROM + "WHERE j.status != 'pushed' OR j.finished_at >= ? ORDER BY j.seq"
 

@@ -34,6 +34,7 @@ from neops_worker.devkit.local_engine._http import (
     query_flag,
     server_error_handler,
 )
+from neops_worker.devkit.local_engine._page import parse_query as parse_page_query
 from neops_worker.devkit.local_engine.dev import dev_routes
 from neops_worker.devkit.local_engine.licence import licence_refusal
 from neops_worker.devkit.local_engine.models import (
@@ -80,6 +81,7 @@ class ContractApi:
             Route("/blackboard/job/log", self.push_log, methods=["POST"]),
             Route("/blackboard/jobs", self.jobs, methods=["GET"]),
             Route("/blackboard/jobs/active", self.active_jobs, methods=["GET"]),
+            Route("/blackboard/jobs/page", self.jobs_page, methods=["GET"]),
             Route("/workers/register", self.register_worker, methods=["POST"]),
             Route("/workers", self.workers, methods=["GET"]),
             Route("/workers/online", self.online_workers, methods=["GET"]),
@@ -210,6 +212,17 @@ class ContractApi:
     async def active_jobs(self, _request: Request) -> Response:
         """``GET /blackboard/jobs/active``: pending, polled and recently pushed jobs."""
         return self._job_list(self._store.active_jobs())
+
+    async def jobs_page(self, request: Request) -> Response:
+        """``GET /blackboard/jobs/page`` (0.43.0b8): a page of jobs and the next page's cursor; 400."""
+        if not self._current:
+            raise HTTPException(404)  # new in 0.43.0b8: a 0.42.1 engine has no such route
+        params = request.query_params
+        try:
+            query = parse_page_query(params.getlist, params.get)
+        except ValueError as exc:
+            raise ApiError(400, [str(exc)]) from None
+        return json_response(self._store.job_page(query).to_wire())
 
     # --- version and health ---------------------------------------------------------------
 

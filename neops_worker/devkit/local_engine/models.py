@@ -120,6 +120,20 @@ class EngineJobShow(JobShowResult):
         )
 
 
+class EngineJobPage(WireModel):
+    """A page of ``GET /blackboard/jobs/page`` (``JobPageDto``, 0.43.0b8 only): ``nextCursor`` is null on
+    the last page, ``total`` counts the matching jobs across pages."""
+
+    items: list[EngineJobShow]
+    next_cursor: str | None
+    total: int
+
+    def to_wire(self) -> dict[str, Any]:
+        """The body: each job as 0.43 sends it, ``nextCursor`` present even when null."""
+        items = [item.for_contract(True) for item in self.items]
+        return {"items": items, "nextCursor": self.next_cursor, "total": self.total}
+
+
 class ResultSubmission(WireModel):
     """``JobResultDto`` as the engine accepts it: every status of the contract, ``-ack`` ones included."""
 

@@ -29,6 +29,7 @@ from typing import NamedTuple
 from neops_worker.devkit.local_engine import _rows as rows
 from neops_worker.devkit.local_engine import _runs as runs
 from neops_worker.devkit.local_engine import _schema as sql
+from neops_worker.devkit.local_engine._page import JobPageQuery
 from neops_worker.devkit.local_engine._rows import iso
 from neops_worker.devkit.local_engine.models import (
     DevFunctionBlock,
@@ -36,6 +37,7 @@ from neops_worker.devkit.local_engine.models import (
     DevJobDetail,
     DevWorker,
     EngineJobDefinition,
+    EngineJobPage,
     EngineJobShow,
     EngineWorker,
     NewJob,
@@ -413,6 +415,15 @@ class EngineStore:
         with self._lock:
             found = rows.named(self._conn.execute(sql.SHOW_JOBS, sql.numbered(status, worker_id, None, None)))
         return [rows.job_show(row) for row in found]
+
+    def job_page(self, query: JobPageQuery) -> EngineJobPage:
+        """A page of ``GET /blackboard/jobs/page``: its jobs, the next page's cursor, the matching total."""
+        statement, values = query.items_statement(sql.SHOW_JOBS_PAGE_FROM)
+        where, counted = query.where()
+        with self._lock:
+            found = rows.named(self._conn.execute(statement, values))
+            (total,) = self._conn.execute(sql.COUNT_JOBS + where, counted).fetchone()
+        return rows.job_page(found, query.limit, total)
 
     def active_jobs(self) -> list[EngineJobShow]:
         """Pending and polled jobs, and pushed ones finished within ``active_window_s``."""
