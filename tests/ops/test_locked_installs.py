@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,24 @@ def test_the_side_by_side_lock_holds_the_sdk() -> None:
         line.startswith("neops-worker-sdk==0.2.0b7 ")
         for line in requirements("tests/sdk_side/requirements.txt")
     )
+
+
+def test_every_apt_install_in_ci_names_each_package_version() -> None:
+    """``apt-get install`` in CI pins each package: ``name=version`` (a trailing ``*``: Debian's updates)."""
+    lines = commands(".ci/run", r"\bapt-get install\b")
+    assert lines, "CI installs Prometheus from Debian's package"
+    for line in lines:
+        packages = apt_packages(re.split(r"\bapt-get install\b", line, maxsplit=1)[1])
+        assert packages, line
+        for package in packages:
+            assert re.fullmatch(r"[a-z0-9][a-z0-9.+-]*=\d[\w.+~:-]*\*?", package), (
+                f".ci/run: {package} in {line}"
+            )
+
+
+def apt_packages(arguments: str) -> list[str]:
+    """The package arguments of an ``apt-get install`` command line, up to the shell's next operator."""
+    words = shlex.shlex(arguments, posix=True, punctuation_chars=True)
+    words.whitespace_split = True
+    command = itertools.takewhile(lambda word: not set(word) <= set("&|;<>(){}"), words)
+    return [word for word in command if not word.startswith("-")]

@@ -1,0 +1,1 @@
+"""The shipped monitoring: Prometheus rules and their promtool tests, a real Prometheus, the dashboard."""
