@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no type hints; only safe_load/safe_dump are used
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "neops-worker.rules.yaml"

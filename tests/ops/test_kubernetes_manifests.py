@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]  # the package ships no type information
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML comes with kubernetes-validate; no stubs installed
+import yaml
 
 Manifest = dict[str, Any]
 
