@@ -2,6 +2,7 @@
 #
 #   docker build -t neops-worker .
 #   docker build --build-arg DEPENDENCY_GROUPS=engine -t neops-worker:engine .   # adds the local engine
+#   docker build --build-arg EXTRAS=otel -t neops-worker:otel .                   # adds tracing
 #
 # Two stages: uv builds a self-contained virtual environment in the first; the second holds only the
 # base image, that environment and the function blocks, and runs as an unprivileged user. See
@@ -14,6 +15,8 @@ FROM ${BASE_IMAGE} AS build
 ARG UV_VERSION=0.13.9
 # Extra dependency groups from pyproject.toml, space-separated ("engine" for the local engine).
 ARG DEPENDENCY_GROUPS=""
+# Optional extras of the project, space-separated ("otel" for OpenTelemetry tracing).
+ARG EXTRAS=""
 
 # No cache in the layers; copy files into the environment rather than link them to a cache that
 # is not shipped; compile bytecode now (the runtime user cannot write it); use the base image's
@@ -33,12 +36,14 @@ WORKDIR /app
 #    is reused as long as pyproject.toml and uv.lock do not change.
 COPY pyproject.toml uv.lock ./
 RUN groups=""; for g in ${DEPENDENCY_GROUPS}; do groups="${groups} --group ${g}"; done; \
+    for e in ${EXTRAS}; do groups="${groups} --extra ${e}"; done; \
     uv sync --frozen --no-default-groups ${groups} --no-editable --no-install-project
 
 # 2. The project itself, installed as a regular (not editable) package, so that the environment
 #    does not depend on the sources next to it.
 COPY . .
 RUN groups=""; for g in ${DEPENDENCY_GROUPS}; do groups="${groups} --group ${g}"; done; \
+    for e in ${EXTRAS}; do groups="${groups} --extra ${e}"; done; \
     uv sync --frozen --no-default-groups ${groups} --no-editable \
     && python -m compileall -q function_blocks
 

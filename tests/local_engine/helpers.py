@@ -40,6 +40,7 @@ SCHEMA_ROUTES: list[tuple[str, re.Pattern[str], str, bool]] = [
     ("GET", re.compile(r"/workers(/online)?"), "WorkerRegistrationResponseDto", True),
     ("GET", re.compile(r"/workers/[^/]+/jobs"), "JobShowResultDto", True),
     ("GET", re.compile(r"/workers/[^/]+"), "WorkerRegistrationResponseDto", False),
+    ("GET", re.compile(r"/blackboard/jobs/page"), "JobPageDto", False),
     ("GET", re.compile(r"/blackboard/jobs(/active)?"), "JobShowResultDto", True),
     ("POST", re.compile(r"/blackboard/job"), "JobDefinitionDto", True),
     ("POST", re.compile(r"/version/compatibility"), "VersionCompatibilityResponseDto", False),
@@ -55,7 +56,16 @@ SUCCESS_ROUTE = re.compile(r"/workers/[^/]+/(ping|unregister)")
 #: Fields each contract lets the engine send as ``null`` (parameters and context are free-form payloads).
 NULLABLE_RECEIVED = {
     CURRENT: frozenset(
-        {"entityId", "deletedAt", "workerId", "workerName", "startedAt", "finishedAt", "resultMessage"}
+        {
+            "entityId",
+            "deletedAt",
+            "workerId",
+            "workerName",
+            "startedAt",
+            "finishedAt",
+            "resultMessage",
+            "nextCursor",
+        }
     ),
     PREVIOUS: frozenset({"entityId", "deletedAt", "workerId", "workerName"}),
 }

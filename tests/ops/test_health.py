@@ -17,7 +17,7 @@ import pytest
 from neops_worker.errors import ConfigurationError
 from neops_worker.runtime import compose, extra_observers
 from neops_worker.worker.events import WorkerState
-from neops_worker.worker.observers.health import HealthServer, listener_url, liveness, probe
+from neops_worker.worker.observers.health import HealthServer, listener_url, liveness, probe, readiness
 from neops_worker.worker.observers.metrics import WorkerMetrics
 from tests.ops.fake_engine import FakeEngine
 from tests.ops.harness import ECHO, FAIL, SLEEP, RunningWorker, fast_settings, running_worker, wait_until
@@ -150,6 +150,21 @@ def test_livez_fails_only_when_the_runner_is_wedged() -> None:
     assert liveness(slots, metrics) == (False, "wedged: job process 42 does not go away after SIGKILL")
     worker.runner = SimpleNamespace(wedged=lambda: None)
     assert liveness(slots, metrics) == (True, "ok: busy")
+
+
+def test_readyz_of_several_slots_is_ready_while_one_slot_is_registered() -> None:
+    """Ready with one registered slot of three (the line counts them); no slot, or a drain: not ready."""
+    metrics = WorkerMetrics(slots=3)
+    metrics.engine_reachable(True)
+    workers: list[Any] = [
+        SimpleNamespace(state=WorkerState.STARTING, worker_id=None, stopping=False) for _ in range(3)
+    ]
+    slots: Any = SimpleNamespace(workers=workers, stopping=False, registered=lambda: 0)
+    assert readiness(slots, metrics, 60) == (False, "not registered yet (starting)")
+    slots.registered = lambda: 1
+    assert readiness(slots, metrics, 60) == (True, "ok: 1 of 3 slots registered")
+    slots.stopping = True
+    assert readiness(slots, metrics, 60) == (False, "draining: shutting down")
 
 
 def test_livez_of_several_slots_fails_only_when_every_slot_is_wedged() -> None:
