@@ -13,65 +13,13 @@ claim and the last result by the engine's clock. Prints figures; asserts nothing
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.server
-import threading
-from collections.abc import Iterator
-from typing import Any
-
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench.bench_modes import Drain, Worker, engine_of, wait_until
 from bench.common import NOOP, temporary_dir
+from bench.otlp_receiver import Receiver, otlp_receiver
 from bench.proctree import CpuSampler
 
 MODES = ("process", "thread")
-
-
-class SpanSink:
-    """An OTLP/HTTP receiver that counts the spans it is sent."""
-
-    def __init__(self) -> None:
-        self.spans = 0
-        self.url = ""
-        self._lock = threading.Lock()
-
-    def take(self, body: bytes) -> None:
-        """Decode one export request and count its spans."""
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        found = sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
-        with self._lock:
-            self.spans += found
-
-
-def _handler(sink: SpanSink) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            sink.take(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    return Handler
-
-
-@contextlib.contextmanager
-def span_sink() -> Iterator[SpanSink]:
-    """A sink on a free port of 127.0.0.1 for the duration."""
-    sink = SpanSink()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(sink))
-    sink.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield sink
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def drain(mode: str, count: int, otel: dict[str, str]) -> Drain:
@@ -94,16 +42,16 @@ def median(runs: list[Drain]) -> Drain:
     return ranked[len(ranked) // 2]
 
 
-def measure(mode: str, count: int, repeats: int, sink: SpanSink) -> tuple[Drain, Drain, int]:
+def measure(mode: str, count: int, repeats: int, sink: Receiver) -> tuple[Drain, Drain, int]:
     """Median drains with tracing off and on (alternated, so load drifts hit both), and spans received."""
     otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_SERVICE_NAME": "bench-worker"}
     off: list[Drain] = []
     on: list[Drain] = []
-    before = sink.spans
+    before = len(sink.spans)
     for _ in range(repeats):
         off.append(drain(mode, count, {}))
         on.append(drain(mode, count, otel))
-    return median(off), median(on), (sink.spans - before) // repeats
+    return median(off), median(on), (len(sink.spans) - before) // repeats
 
 
 def lines(count: int, repeats: int) -> list[str]:
@@ -114,7 +62,7 @@ def lines(count: int, repeats: int) -> list[str]:
         "| mode | off: jobs/s | off: CPU ms/job | on: jobs/s | on: CPU ms/job | CPU on/off | spans |",
         "|---|---|---|---|---|---|---|",
     ]
-    with span_sink() as sink:
+    with otlp_receiver() as sink:
         for mode in MODES:
             off, on, spans = measure(mode, count, repeats, sink)
             ratio = on.cpu_ms_per_job / off.cpu_ms_per_job if off.cpu_ms_per_job else float("nan")

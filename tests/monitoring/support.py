@@ -14,6 +14,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prometheus_client import generate_latest
+
+from neops_worker.backlog.metrics import ExporterStatus, backlog_registry
+from neops_worker.worker.observers.metrics import WorkerMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "neops-worker.rules.yaml"
@@ -24,32 +28,18 @@ DASHBOARD_SCRIPT = ROOT / "deploy" / "grafana" / "dashboard.py"
 #: Where promtool and prometheus come from when missing: the reason a test skips.
 INSTALL_HINT = "install Debian's prometheus package (apt-get install prometheus); .ci/run does"
 
-#: The series a worker exposes (one registry per daemon), as Prometheus stores them.
-WORKER_METRICS = frozenset(
-    {
-        "neops_worker_slots",
-        "neops_worker_slots_busy",
-        "neops_worker_slots_registered",
-        "neops_worker_jobs_total",
-        "neops_worker_job_duration_seconds",
-        "neops_worker_job_running",
-        "neops_worker_seconds_since_last_heartbeat",
-        "neops_worker_heartbeat_failures_total",
-        "neops_worker_poll_failures_total",
-        "neops_worker_job_process_restarts_total",
-        "neops_worker_job_process_start_failures_total",
-        "neops_worker_result_push_failures_total",
-        "neops_worker_engine_up",
-    }
-)
-#: The series of the backlog exporter (``neops_worker backlog``) the rules and the dashboard use.
-BACKLOG_METRICS = frozenset(
-    {
-        "neops_worker_backlog_jobs",
-        "neops_worker_backlog_oldest_pending_seconds",
-        "neops_worker_backlog_up",
-    }
-)
+
+def exposed_names(text: str) -> frozenset[str]:
+    """The series names a Prometheus text exposition declares (``# TYPE``), without ``*_created``."""
+    names = re.findall(r"^# TYPE (\S+) \S+$", text, re.MULTILINE)
+    return frozenset(name for name in names if not name.endswith("_created"))
+
+
+#: The series a worker exposes (one registry per daemon), read off the worker's own registry.
+WORKER_METRICS = exposed_names(WorkerMetrics().render()[0].decode())
+#: The series of the backlog exporter (``neops_worker backlog``), read off its own registry.
+_READ = ExporterStatus(up=True, last_success=1.0, last_read_s=0.1)
+BACKLOG_METRICS = exposed_names(generate_latest(backlog_registry(lambda: _READ)).decode())
 HISTOGRAMS = frozenset({"neops_worker_job_duration_seconds"})
 #: A metric name in PromQL; not the middle of a recording rule's ``level:metric:operation`` name.
 _METRIC = re.compile(r"(?<![\w:])(neops_worker_\w+)(?![\w:])")

@@ -21,6 +21,8 @@ import kubernetes_validate  # type: ignore[import-untyped]  # the package ships 
 import pytest
 import yaml
 
+from tests.monitoring.support import BACKLOG_METRICS, WORKER_METRICS
+
 Manifest = dict[str, Any]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,25 +42,8 @@ GRACE_MARGIN = 30
 AUTOSCALER_GRACE_LIMIT = 600
 #: The worker's defaults (neops_worker/settings.py) for a pod that sets neither.
 DEFAULTS = {"SHUTDOWN_TIMEOUT": "60", "WORKER_SLOTS": "1"}
-#: The series a worker daemon and the backlog exporter expose (the tables of docs/operations.md).
-KNOWN_METRICS = {
-    "neops_worker_slots",
-    "neops_worker_slots_busy",
-    "neops_worker_slots_registered",
-    "neops_worker_jobs_total",
-    "neops_worker_job_duration_seconds",
-    "neops_worker_job_running",
-    "neops_worker_seconds_since_last_heartbeat",
-    "neops_worker_heartbeat_failures_total",
-    "neops_worker_poll_failures_total",
-    "neops_worker_job_process_restarts_total",
-    "neops_worker_job_process_start_failures_total",
-    "neops_worker_result_push_failures_total",
-    "neops_worker_engine_up",
-    "neops_worker_backlog_jobs",
-    "neops_worker_backlog_oldest_pending_seconds",
-    "neops_worker_backlog_up",
-}
+#: The series a worker daemon and the backlog exporter expose, read off their own registries.
+KNOWN_METRICS = WORKER_METRICS | BACKLOG_METRICS
 MEMORY_LINE = re.compile(
     r"memory: request (\d+) MiB \+ (\d+) MiB per slot, limit (\d+) MiB \+ (\d+) MiB per slot"
 )

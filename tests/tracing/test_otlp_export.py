@@ -17,7 +17,7 @@ from typing import Any
 from tests.integration.conftest import EngineUnderTest
 from tests.integration.support import WorkerProcess, add_job, job, wait_until
 from tests.tracing.conftest import BLOCKS, TRACED
-from tests.tracing.otlp_receiver import otlp_receiver
+from bench.otlp_receiver import otlp_receiver
 
 REGISTERED = "Worker state: registered -> idle"
 

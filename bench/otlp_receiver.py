@@ -1,4 +1,7 @@
-"""A tiny OTLP/HTTP trace receiver on 127.0.0.1: decodes each ``ExportTraceServiceRequest`` it is sent."""
+"""A tiny OTLP/HTTP trace receiver on 127.0.0.1: decodes each ``ExportTraceServiceRequest`` it is sent.
+
+The tracing benchmark counts what it receives; the tracing tests read the spans themselves.
+"""
 
 from __future__ import annotations
 
