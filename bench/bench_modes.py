@@ -22,6 +22,7 @@ code; nothing here fails on it. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -98,8 +99,10 @@ class LocalDrain:
         self.ids += add_jobs(self.url, fb_id, count)
 
     def finished(self, count: int) -> bool:
-        """Jobs are claimed in queue order: the last one has a result (a cheap look at one row)."""
-        return bool(job(self.url, self.ids[-1])["status"] == "pushed")
+        """Jobs are claimed in queue order: the last one has a result (a cheap look at one row), and no
+        claimed one is still without (several slots may finish out of order)."""
+        last_done = bool(job(self.url, self.ids[-1])["status"] == "pushed")
+        return last_done and not jobs(self.url, status="polled")
 
     def span(self) -> tuple[float, float]:
         """By the engine's own clock (milliseconds)."""
@@ -221,18 +224,30 @@ class Drain:
         return 1000 * self.cpu_s / self.jobs if self.jobs else 0.0
 
 
-def drain(engine_kind: str, client: str, count: int) -> Drain:
-    """``client`` (``bare`` or an isolation mode) drains ``count`` queued no-op jobs from a fresh engine."""
+def drain(engine_kind: str, client: str, count: int, workers: int = 1, **extra: str) -> Drain:
+    """``client`` (``bare`` or an isolation mode) drains ``count`` queued no-op jobs from a fresh engine.
+
+    ``workers`` worker daemons side by side (their CPU summed); ``extra`` settings go to each
+    (``WORKER_SLOTS``...).
+    """
     with engine_of(engine_kind) as engine, temporary_dir("bench-modes-run-") as tmp:
         engine.queue(NOOP, count)
-        process: Process = BareClient(engine.url) if client == "bare" else Worker(engine.url, client, tmp)
-        with CpuSampler(process.pid) as cpu:
-            finished = wait_until(lambda: engine.finished(count), process, 60 + count / 20, 0.25)
-        code = process.stop()
+        processes: list[Process] = (
+            [BareClient(engine.url)]
+            if client == "bare"
+            else [Worker(engine.url, client, tmp, **extra) for _ in range(workers)]
+        )
+        with contextlib.ExitStack() as stack:
+            cpus = [stack.enter_context(CpuSampler(process.pid)) for process in processes]
+            finished = wait_until(lambda: engine.finished(count), processes[0], 60 + count / 20, 0.25)
+        codes = [process.stop() for process in processes]
+        code = next((c for c in codes if c != 0), codes[0])
+        most = sum(cpu.most_processes for cpu in cpus)
         if not finished:
-            return Drain(0, 0.0, 0.0, cpu.most_processes, code)
+            return Drain(0, 0.0, 0.0, most, code)
         first, last = engine.span()
-        return Drain(count, last - first, cpu.at(last) - cpu.at(first), cpu.most_processes, code)
+        used = sum(cpu.at(last) - cpu.at(first) for cpu in cpus)
+        return Drain(count, last - first, used, most, code)
 
 
 # --- start-up and memory ------------------------------------------------------------------------------
@@ -326,7 +341,7 @@ def _ratio(value: float, reference: float) -> str:
     return f"{value / reference:.2f}" if reference else "n/a"
 
 
-def _exit(code: int | None) -> str:
+def exit_note(code: int | None) -> str:
     return "" if code in (0, None) else f" (exit {code})"
 
 
@@ -345,12 +360,12 @@ def drain_lines(sizes: Sizes) -> list[str]:
         for _ in range(sizes.repeats):
             for client in DRAIN_CLIENTS:  # interleaved, so that a burst of load hits every client
                 runs[client].append(drain(kind, client, sizes.jobs))
-        medians = {client: _median_drain(found) for client, found in runs.items()}
+        medians = {client: median_drain(found) for client, found in runs.items()}
         lines += [_drain_row(kind, client, medians[client], medians["bare"]) for client in DRAIN_CLIENTS]
     return lines
 
 
-def _median_drain(runs: list[Drain]) -> Drain:
+def median_drain(runs: list[Drain]) -> Drain:
     """The median rate and the median CPU per job of the drains that finished, as one drain."""
     done = [run for run in runs if run.jobs]
     codes = [run.exit_code for run in runs if run.exit_code not in (0, None)]
@@ -366,7 +381,7 @@ def _median_drain(runs: list[Drain]) -> Drain:
 def _drain_row(kind: str, client: str, run: Drain, bare: Drain) -> str:
     name = "bare sync httpx client" if client == "bare" else f"worker, JOB_ISOLATION={client}"
     return (
-        f"| {kind} | {name}{_exit(run.exit_code)} | {run.rate:.0f} | {_ratio(run.rate, bare.rate)} "
+        f"| {kind} | {name}{exit_note(run.exit_code)} | {run.rate:.0f} | {_ratio(run.rate, bare.rate)} "
         f"| {run.cpu_ms_per_job:.2f} | {_ratio(run.cpu_ms_per_job, bare.cpu_ms_per_job)} | {run.processes} |"
     )
 
@@ -410,7 +425,7 @@ def _median_startup(runs: list[Startup]) -> Startup:
 def _startup_row(mode: str, run: Startup, thread: Startup) -> str:
     pss = run.idle_pss_kb / 1024
     return (
-        f"| {mode}{_exit(run.exit_code)} | **{run.first_request_s:.2f} s** "
+        f"| {mode}{exit_note(run.exit_code)} | **{run.first_request_s:.2f} s** "
         f"| {_ratio(run.first_request_s, thread.first_request_s)} "
         f"| {_ratio(run.first_request_s, VENDOR_FIRST_REQUEST_S)} | **{run.last_block_s:.2f} s** "
         f"| {_ratio(run.last_block_s, thread.last_block_s)} "

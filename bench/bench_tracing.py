@@ -14,32 +14,10 @@ from __future__ import annotations
 
 import argparse
 
-from bench.bench_modes import Drain, Worker, engine_of, wait_until
-from bench.common import NOOP, temporary_dir
+from bench.bench_modes import Drain, drain, median_drain
 from bench.otlp_receiver import Receiver, otlp_receiver
-from bench.proctree import CpuSampler
 
 MODES = ("process", "thread")
-
-
-def drain(mode: str, count: int, otel: dict[str, str]) -> Drain:
-    """A worker in ``mode`` with ``otel`` in its environment drains ``count`` queued no-op jobs."""
-    with engine_of("local") as engine, temporary_dir("bench-tracing-") as tmp:
-        engine.queue(NOOP, count)
-        worker = Worker(engine.url, mode, tmp, **otel)
-        with CpuSampler(worker.pid) as cpu:
-            finished = wait_until(lambda: engine.finished(count), worker, 60 + count / 20, 0.25)
-        code = worker.stop()
-        if not finished:
-            return Drain(0, 0.0, 0.0, cpu.most_processes, code)
-        first, last = engine.span()
-        return Drain(count, last - first, cpu.at(last) - cpu.at(first), cpu.most_processes, code)
-
-
-def median(runs: list[Drain]) -> Drain:
-    """The run of median CPU per job."""
-    ranked = sorted(runs, key=lambda run: run.cpu_ms_per_job)
-    return ranked[len(ranked) // 2]
 
 
 def measure(mode: str, count: int, repeats: int, sink: Receiver) -> tuple[Drain, Drain, int]:
@@ -49,16 +27,14 @@ def measure(mode: str, count: int, repeats: int, sink: Receiver) -> tuple[Drain,
     on: list[Drain] = []
     before = len(sink.spans)
     for _ in range(repeats):
-        off.append(drain(mode, count, {}))
-        on.append(drain(mode, count, otel))
-    return median(off), median(on), (len(sink.spans) - before) // repeats
+        off.append(drain("local", mode, count))
+        on.append(drain("local", mode, count, 1, **otel))
+    return median_drain(off), median_drain(on), (len(sink.spans) - before) // repeats
 
 
-def lines(count: int, repeats: int) -> list[str]:
+def table(count: int, repeats: int) -> list[str]:
     """The table, one row per mode."""
     rows = [
-        f"## Tracing: CPU per no-op job, off and on ({count} jobs, median of {repeats})",
-        "",
         "| mode | off: jobs/s | off: CPU ms/job | on: jobs/s | on: CPU ms/job | CPU on/off | spans |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -81,7 +57,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=500, help="no-op jobs per drain")
     parser.add_argument("--repeats", type=int, default=3, help="drains per figure (medians shown)")
     args = parser.parse_args()
-    print("\n".join(lines(args.jobs, args.repeats)), flush=True)
+    title = f"## Tracing: CPU per no-op job, off and on ({args.jobs} jobs, median of {args.repeats})"
+    print("\n".join([title, "", *table(args.jobs, args.repeats)]), flush=True)
 
 
 if __name__ == "__main__":

@@ -76,13 +76,13 @@ class WorkerRun:
         """The worker's process id."""
         return self.process.pid
 
-    def when(self, text: str, timeout: float = 60) -> float:
-        """Seconds after the start at which a log line containing ``text`` arrived (waits for it)."""
+    def when(self, text: str, timeout: float = 60, nth: int = 1) -> float:
+        """Seconds after the start at which the ``nth`` log line holding ``text`` arrived (waits for it)."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            for at, line in list(self.lines):
-                if text in line:
-                    return at - self.started
+            found = [at for at, line in list(self.lines) if text in line]
+            if len(found) >= nth:
+                return found[nth - 1] - self.started
             if self.process.poll() is not None and not self._reader.is_alive():
                 break
             time.sleep(0.005)
@@ -127,11 +127,11 @@ def add_jobs(url: str, fb_id: str, count: int, **parameters: Any) -> list[str]:
         ]
 
 
-def queue_many(url: str, fb_id: str, count: int, connections: int = 4) -> list[str]:
+def queue_many(url: str, fb_id: str, count: int, connections: int = 4, **parameters: Any) -> list[str]:
     """Queue a large number of jobs quickly, over several connections; their ids in queue order."""
 
     async def share(client: httpx.AsyncClient, n: int) -> list[tuple[float, str]]:
-        body = {"functionBlockId": fb_id, "parameters": {}}
+        body = {"functionBlockId": fb_id, "parameters": parameters}
         ids = []
         for _ in range(n):
             answer = await client.post("/_dev/jobs", json=body)

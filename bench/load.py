@@ -16,6 +16,7 @@ import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from bench.common import (
     BENCH_BLOCKS,
@@ -64,16 +65,25 @@ class FleetRun:
         )
 
 
-def fleet_drain(workers: int, count: int) -> FleetRun:
-    """``workers`` worker processes drain ``count`` queued no-op jobs from one local engine."""
+def fleet_drain(
+    workers: int,
+    count: int,
+    fb_id: str = NOOP,
+    parameters: dict[str, Any] | None = None,
+    **settings: Any,
+) -> FleetRun:
+    """``workers`` worker processes drain ``count`` queued jobs from one local engine; ``settings`` go to
+    each (``WORKER_SLOTS``...), and ``per_worker`` counts jobs per worker id: per slot with several."""
     with (
         temporary_dir("bench-fleet-") as tmp,
         EngineProcess(tmp / "engine.db") as engine,
         contextlib.ExitStack() as stack,
     ):
-        ids = queue_many(engine.url, NOOP, count)
+        ids = queue_many(engine.url, fb_id, count, **(parameters or {}))
         fleet = [
-            stack.enter_context(WorkerRun(engine.url, BENCH_BLOCKS, tmp, WORKER_NAME=f"load-{i}"))
+            stack.enter_context(
+                WorkerRun(engine.url, BENCH_BLOCKS, tmp, **{"WORKER_NAME": f"load-{i}", **settings})
+            )
             for i in range(workers)
         ]
         wait_pushed(engine.url, ids[-1], 30 + count / 20, 1.0)

@@ -12,6 +12,7 @@ import contextlib
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -68,6 +69,47 @@ def tree_pss_kb(pid: int) -> tuple[int, int]:
             total += pss_kb(member)
             counted += 1
     return total, counted
+
+
+@dataclass(frozen=True)
+class TreeMemory:
+    """Memory of one or more process trees (kB): PSS, RSS, and an estimate of what a cgroup charges.
+
+    ``charged_kb`` counts each page once, as a container's memory cgroup does: anonymous pages by
+    their PSS (they are shared only inside the trees, copy-on-write after a fork, so their PSS adds up
+    to each page once), file pages as the largest file RSS of one process (the processes map the same
+    interpreter and libraries, so the largest is about their union; all of it is charged, as to a pod
+    that read the files first), and the page tables of every process.
+    """
+
+    pss_kb: int
+    rss_kb: int
+    charged_kb: int
+    processes: int
+
+
+def _fields(path: Path, names: tuple[str, ...]) -> dict[str, int]:
+    found = {}
+    for line in path.read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in names:
+            found[name] = int(rest.split()[0])
+    return found
+
+
+def tree_memory(*pids: int) -> TreeMemory:
+    """Memory of the trees of ``pids`` together (processes that end meanwhile count as nothing)."""
+    pss = rss = anon = pte = largest_file = counted = 0
+    for member in (member for pid in pids for member in tree(pid)):
+        with contextlib.suppress(OSError, KeyError, ValueError):
+            rollup = _fields(Path(f"/proc/{member}/smaps_rollup"), ("Pss", "Pss_Anon", "Pss_Shmem"))
+            status = _fields(Path(f"/proc/{member}/status"), ("VmRSS", "RssFile", "VmPTE"))
+            pss, rss = pss + rollup["Pss"], rss + status["VmRSS"]
+            anon += rollup["Pss_Anon"] + rollup["Pss_Shmem"]
+            pte += status["VmPTE"]
+            largest_file = max(largest_file, status["RssFile"])
+            counted += 1
+    return TreeMemory(pss, rss, anon + largest_file + pte, counted)
 
 
 class CpuSampler:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bench import bench_modes as modes
+from bench import bench_slots as slots
+from bench import bench_tracing as tracing
 from bench import bench_worker as worker
 from bench import handover, load, thread_cpu
 from bench import profile_worker as profiler
@@ -46,6 +48,8 @@ class Sizes:
     profile_jobs: int = 3000
     drain_repeats: int = 3
     handover_calls: int = 20000
+    slots: int = 8
+    slot_sleep_jobs: int = 800
 
 
 QUICK = Sizes(
@@ -62,6 +66,7 @@ QUICK = Sizes(
     profile_jobs=500,
     drain_repeats=1,
     handover_calls=2000,
+    slot_sleep_jobs=200,
 )
 
 
@@ -336,6 +341,70 @@ def profile(sizes: Sizes, mode: str) -> list[str]:
     ]
 
 
+def slot_figures(sizes: Sizes) -> list[str]:
+    """N slots in one daemon beside one slot, N single-slot workers and the bare client, 200 blocks."""
+    measured = slots.Sizes(
+        slots=sizes.slots,
+        blocks=sizes.blocks,
+        starts=max(1, sizes.mode_starts - 1),
+        sleep_jobs=sizes.slot_sleep_jobs,
+        noop_jobs=sizes.drain_jobs,
+        repeats=sizes.drain_repeats,
+    )
+    return [_machine_line(), "", *slots.lines(measured), "", *_slot_notes(sizes, measured)]
+
+
+def _slot_notes(sizes: Sizes, measured: slots.Sizes) -> list[str]:
+    n = sizes.slots
+    return [
+        "`bench/bench_slots.py`, the real daemon (JOB_ISOLATION=process), on the local engine.",
+        f"**Memory and start-up**: {sizes.blocks} generated blocks; each layout started against a fresh",
+        f"local engine, {measured.starts} rounds interleaved after one cold start; medians. `{n} workers`",
+        f"are {n} single-slot daemons spawned together. Start → every slot registered: from the first",
+        "spawn to the last slot's 'registered -> idle' log line, which follows its block registrations",
+        f"(so the engine's work for {n} x {sizes.blocks} registrations is in both). Memory 2 s later, of",
+        "every process of the trees (daemon, template, job processes): PSS, the sum of each process's",
+        "RSS, and **charged**, an estimate of what a container's memory cgroup is charged for them: each",
+        "page once. Anonymous pages by their PSS (shared only inside the tree, copy-on-write after the",
+        "fork from the template, so their PSS adds up to each page once); file pages (the interpreter,",
+        "libraries) as the largest file RSS of one process, all of it, as a pod that read those files",
+        "first is charged; and every process's page tables. PSS alone undercounts a pod: it gives part",
+        "of each library page to other Python processes on this host. RSS summed overcounts it: it",
+        "counts every page a job process shares with its template again. The vendor SDK's worker is",
+        "not run (bench/ has no way to run it with the same blocks): 88-95 MiB is the issue's RSS of one",
+        "SDK worker with 200 blocks, compared with one slot's charged figure.",
+        "",
+        f"**Drain**: one daemon with 1 slot drains {measured.single_sleep_jobs} jobs of the example",
+        f"`sleep` block ({measured.sleep_seconds:g} s), then one with {n} slots drains",
+        f"{measured.sleep_jobs}, each against a fresh engine with the jobs queued before the start; jobs/s",
+        "from the first claim to the last result by the engine's clock. Exactly once: every job has one",
+        "result, was claimed once, none failed, no result was refused as a duplicate (409) and the",
+        "daemon exited 0; jobs per slot by the worker id the engine recorded.",
+        "",
+        f"**CPU**: {measured.noop_jobs} queued no-op jobs per drain, medians of {measured.repeats} drains,",
+        "the clients interleaved, each drain against a fresh local engine or stand-in, as in 'Isolation",
+        "modes: drain rate and CPU per job': user + system time of the whole tree (of every tree, for",
+        "separate workers) from the first claim to the last result. No-op jobs keep every slot busy at",
+        "once: more busy slots than cores share the cores, and each job then costs more CPU (caches",
+        "refilled at every switch, the interpreter lock handed between the client's threads), whether",
+        "the slots are in one daemon or in separate workers; as many slots as cores cost what one does.",
+    ]
+
+
+def tracing_figures(sizes: Sizes) -> list[str]:
+    """The tracing table, and how it was measured."""
+    jobs, repeats = sizes.drain_jobs, sizes.drain_repeats
+    return [
+        *tracing.table(jobs, repeats),
+        "",
+        f"`bench/bench_tracing.py`: {jobs} queued no-op jobs per drain, medians of {repeats} drains, off and",
+        "on alternated, each against a fresh local engine: CPU of the worker's whole tree from the first",
+        "claim to the last result. On: `OTEL_EXPORTER_OTLP_ENDPOINT` points at an OTLP/HTTP receiver on",
+        "127.0.0.1 (in the benchmark's process, not in the tree) that decodes every export: 3 spans a",
+        "job (the job, the result push, its attempt), exported by the daemon's batch processor.",
+    ]
+
+
 def sections(sizes: Sizes) -> list[tuple[str, str, Callable[[], list[str]]]]:
     """(key for ``--only``, title, measurement) of every section, in report order."""
     return [
@@ -357,6 +426,8 @@ def sections(sizes: Sizes) -> list[tuple[str, str, Callable[[], list[str]]]]:
         ("modes", "One hand-over between threads", lambda: handovers(sizes)),
         ("modes", "Profile of the per-job path", lambda: profile(sizes, "thread")),
         ("modes", "Profile of the per-job path, process mode", lambda: profile(sizes, "process")),
+        ("slots", f"Slots: {sizes.slots} in one daemon, {sizes.blocks} blocks", lambda: slot_figures(sizes)),
+        ("tracing", "Tracing: CPU per no-op job, off and on", lambda: tracing_figures(sizes)),
     ]
 
 
@@ -369,8 +440,8 @@ def main() -> None:
     parser.add_argument("--skip-load", action="store_true", help="leave out the fleet drain and the soak")
     parser.add_argument(
         "--only",
-        help="comma-separated keys (throughput, pickup, heartbeat, startup, stop, load, modes): run only "
-        "these and replace their sections in the existing report",
+        help="comma-separated keys (throughput, pickup, heartbeat, startup, stop, load, modes, slots): "
+        "run only these and replace their sections in the existing report",
     )
     parser.add_argument("--output", default=str(RESULTS), help="where to write the report")
     args = parser.parse_args()
