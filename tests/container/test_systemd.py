@@ -100,7 +100,13 @@ def test_unit_reports_ready_status_and_drains_on_stop(podman: Podman, machine: s
 def test_watchdog_restarts_a_frozen_worker(podman: Podman, machine: str) -> None:
     """With WatchdogSec lowered to 4 s, a SIGSTOPped worker is killed by the watchdog and restarted."""
     wait_for(lambda: show(podman, machine, "StatusText").get("StatusText") == "idle", 60, "Status: idle")
-    drop_in = "mkdir -p /etc/systemd/system/{0}.service.d && printf '[Service]\\nWatchdogSec=4\\n' > {1}"
+    # TimeoutStopSec and RestartSec lowered too: where systemd cannot tell that the unit's cgroup is
+    # empty (cgroup v1 in a container), it waits TimeoutStopSec (90 s) after the watchdog's final
+    # SIGKILL, then RestartSec, before the restart.
+    drop_in = (
+        "mkdir -p /etc/systemd/system/{0}.service.d"
+        " && printf '[Service]\\nWatchdogSec=4\\nTimeoutStopSec=3\\nRestartSec=1\\n' > {1}"
+    )
     podman(
         "exec", machine, "sh", "-c", drop_in.format(UNIT, f"/etc/systemd/system/{UNIT}.service.d/fast.conf")
     )
@@ -109,7 +115,11 @@ def test_watchdog_restarts_a_frozen_worker(podman: Podman, machine: str) -> None
     wait_for(
         lambda: show(podman, machine, "StatusText").get("StatusText") == "idle", 60, "Status: idle again"
     )
-    assert show(podman, machine, "WatchdogUSec")["WatchdogUSec"] == "4s"
+    assert show(podman, machine, "WatchdogUSec", "TimeoutStopUSec", "RestartUSec") == {
+        "WatchdogUSec": "4s",
+        "TimeoutStopUSec": "3s",
+        "RestartUSec": "1s",
+    }
     pid = show(podman, machine, "MainPID")["MainPID"]
     podman("exec", machine, "sh", "-c", f"kill -STOP {pid}")
     try:

@@ -167,7 +167,8 @@ def test_answers_slower_than_the_request_timeout(faulty: FaultyEngine, start_wor
 
     faulty.layer.plan = slow
     job_ids = add_jobs(faulty.url, 4)
-    worker = start_worker(faulty.url, API_REQUEST_TIMEOUT=0.5)
+    # POLL_TIMEOUT too: a poll's own timeout (60 s by default) would wait out every held poll.
+    worker = start_worker(faulty.url, API_REQUEST_TIMEOUT=0.5, POLL_TIMEOUT=0.5)
     wait_all_pushed(faulty.url, 4, 40, worker)
     assert_exactly_once(faulty.url, job_ids, worker)
     assert set(faulty.layer.accepted_results().values()) == {1}
@@ -237,10 +238,13 @@ def test_ping_404_while_a_job_runs(faulty: FaultyEngine, start_worker: Any) -> N
 def test_engine_appearing_10_s_after_the_worker(start_worker: Any) -> None:
     """No engine at start, one 10 s later: the worker, still retrying, registers and runs a job."""
     port = free_port()
-    worker = start_worker(f"http://127.0.0.1:{port}", STARTUP_RETRY_TIMEOUT=60)
-    # "10 s later" by the worker's own account: a retry line saying 50 s of the 60 s are left. A backoff
-    # lasts at most 30 s, so that line comes with 20 s or more left to meet the engine.
-    wait_until(lambda: _retry_seconds_left(worker) <= 50, 45, "10 s of registration retries", worker)
+    # The retries' last wait ends at STARTUP_RETRY_TIMEOUT: 40 s (not more) bounds how long the worker
+    # may take to meet the engine once it is there.
+    worker = start_worker(f"http://127.0.0.1:{port}", STARTUP_RETRY_TIMEOUT=40)
+    # "10 s later" by the worker's own account: a retry line saying 30 s of the 40 s are left. The backoffs
+    # before it last at most 1, 2, 4, 8 and 16 s, so that line comes by 26 s, with 14 s or more left to
+    # meet the engine.
+    wait_until(lambda: _retry_seconds_left(worker) <= 30, 35, "10 s of registration retries", worker)
     assert worker.process.poll() is None, worker.log
     assert "Worker registration failed (worker registration: ConnectError" in worker.log
     with LocalEngine(":memory:", port=port, options=FAST) as engine:

@@ -195,20 +195,25 @@ def test_a_0_42_1_engine_is_sent_neither_reversible_nor_retryable(start_worker: 
         assert worker.wait() == 0
 
 
+#: The engine's body limit in the test of a result too large (its default is 50 MB), and the result's size
+#: just over it: the same refusal, a tenth of the bytes to make, send and read.
+BODY_LIMIT_MB, HUGE_MB = 5, 6
+
+
 def test_a_result_over_the_body_limit_becomes_one_short_failed_result(start_worker: Any) -> None:
-    """A 60 MB result is refused (413); a short failed result follows at once; nothing stays claimed."""
-    with engine_of() as engine:
+    """A result over the engine's body limit is refused (413); a short failed result follows; none claimed."""
+    with engine_of(max_body_size=BODY_LIMIT_MB << 20) as engine:
         worker = start(start_worker, engine.url)
-        job_id = add(engine.url, HUGE, parameters={"megabytes": 60})
+        job_id = add(engine.url, HUGE, parameters={"megabytes": HUGE_MB})
         pushed(engine.url, job_id, 60, worker)
         pushes = [e for e in engine.recorder.requests if e.kind == "result"]
         assert [e.status for e in pushes] == [413, 201]
-        assert len(pushes[0].body) > 60 << 20
+        assert len(pushes[0].body) > HUGE_MB << 20
         short = pushes[1].json()["result"]
         assert (short["success"], short["retryable"]) == (False, False)
         assert re.search(r"too large for the engine: \d+ bytes", short["message"]), short
         assert not jobs(engine.url, "polled")
-        assert max(len(line) for line in worker.output) < 1000  # the 60 MB never reaches the log
+        assert max(len(line) for line in worker.output) < 1000  # the result never reaches the log
         worker.signal()
         assert worker.wait() == 0
 
@@ -230,8 +235,9 @@ def test_a_licence_refusal_exits_3_with_one_first_line_and_is_not_restarted(star
 
 def test_a_job_is_stopped_in_time_to_report_before_the_stuck_job_timeout(start_worker: Any) -> None:
     """With JOB_TIMEOUT unset, a long job is killed within the engine's patience and its failure delivered."""
-    with engine_of(stuck_job_timeout_s=8, sweep_interval_s=0.2) as engine:
-        worker = start(start_worker, engine.url, ENGINE_STUCK_JOB_TIMEOUT="8")
+    # 4 s: the job is stopped after 3.6 s, a tenth of the timeout kept to deliver its failure.
+    with engine_of(stuck_job_timeout_s=4, sweep_interval_s=0.2) as engine:
+        worker = start(start_worker, engine.url, ENGINE_STUCK_JOB_TIMEOUT="4")
         job_id = add(engine.url, NAP, parameters={"seconds": 60})
         done = pushed(engine.url, job_id, 20, worker)
         assert not done["failedByEngine"], done
@@ -247,7 +253,8 @@ def test_a_poll_that_timed_out_is_logged_as_a_possible_lost_claim(start_worker: 
         job_id = add(engine.url, LOOKUP, parameters={"count": 1, "permanent": True})
 
         def slow_first_poll(call: Call) -> Delay | None:
-            return Delay(3, after_engine=True) if call.kind == "poll" and call.seq == 1 else None
+            # Held past POLL_TIMEOUT (1 s): the answer comes after the worker gave up on it.
+            return Delay(2, after_engine=True) if call.kind == "poll" and call.seq == 1 else None
 
         engine.recorder.plan = slow_first_poll
         worker = start_worker(

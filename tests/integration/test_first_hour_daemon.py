@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from neops_worker.devkit.local_engine.process import worker_env
-from tests.faults.faultkit import Action, Call, Delay, free_port
+from tests.faults.faultkit import Action, Call, Delay, Plan, free_port
 from tests.integration.conftest import EngineUnderTest
 from tests.integration.support import (
     EXAMPLES,
@@ -115,13 +115,14 @@ def test_a_sigterm_to_the_process_group_of_uv_run_is_one_stop(
     engine: EngineUnderTest, tmp_path: Path
 ) -> None:
     """killpg(SIGTERM) reaches uv (which forwards it) and the worker: the job finishes, is pushed, exit 0."""
-    for attempt in range(3):
-        job_id = add_job(engine.url, SLEEP, seconds=3)
-        code, output = _stop_group_mid_job(engine.url, tmp_path, job_id)
-        assert code == 0, f"run {attempt + 1}:\n{output}"
-        assert job(engine.url, job_id)["resultStatus"] == "success", output
-        assert "abandon" not in output, output
-        assert "neops_worker: Worker stopped" in output.strip().splitlines()[-1], output
+    job_id = add_job(engine.url, SLEEP, seconds=1.5)
+    code, output = _stop_group_mid_job(engine.url, tmp_path, job_id)
+    assert code == 0, output
+    assert job(engine.url, job_id)["resultStatus"] == "success", output
+    # Both deliveries reached the worker, and the second was taken for the first one again.
+    assert "SIGTERM again within 1 s: the same stop request, still draining" in output, output
+    assert "abandon" not in output, output
+    assert "neops_worker: Worker stopped" in output.strip().splitlines()[-1], output
 
 
 # --- 3. a block directory that cannot be read; no start-up failure leaves a registration ------
@@ -139,29 +140,52 @@ def test_a_missing_block_directory_is_bad_configuration_before_any_request(
     assert engine.recorder.requests == []
 
 
-#: How long the engine holds its answer to the worker's registration (it has registered the worker):
-#: the broken module fails before, during or after that, depending on the run.
-REGISTRATION_ANSWER_HELD_S = 0.15
+#: The requests of the start-up a broken module fails during, in the order the worker sends them: the
+#: version check (nothing registered yet), the worker's registration (the engine has registered it, the
+#: answer is held), its first heartbeat (it has its id, no block yet) and a block's registration.
+MOMENTS = ("version", "register", "ping", "block")
+#: How long the engine holds its answer to the request of the moment, after acting on it.
+ANSWER_HELD_S = 0.3
+#: A module that waits until the engine has the request of the moment, then fails to import.
+BROKEN_MODULE = """\
+import pathlib, time
+arrived, deadline = pathlib.Path({marker!r}), time.monotonic() + 20
+while not arrived.exists() and time.monotonic() < deadline:
+    time.sleep(0.005)
+raise RuntimeError('broken')
+"""
 
 
-def _slow_registration_answer(call: Call) -> Action | None:
-    return Delay(REGISTRATION_ANSWER_HELD_S, after_engine=True) if call.kind == "register" else None
+def _failing_at(moment: str, marker: Path) -> Plan:
+    """Mark the arrival of each request of kind ``moment`` (for the module) and hold its answer."""
+
+    def plan(call: Call) -> Action | None:
+        if call.kind != moment:
+            return None
+        marker.touch()
+        return Delay(ANSWER_HELD_S, after_engine=True)
+
+    return plan
 
 
-def test_no_failed_start_up_leaves_the_worker_registered(engine: EngineUnderTest, tmp_path: Path) -> None:
-    """A module failing at import, at 20 moments of the start-up: each run exits 1, no worker left online."""
-    blocks = tmp_path / "blocks"
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_no_failed_start_up_leaves_the_worker_registered(
+    moment: str, engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    """A module failing while the engine holds its answer to a start-up request: exit 1, none online."""
+    blocks, marker = tmp_path / "blocks", tmp_path / "arrived"
     blocks.mkdir()
-    engine.recorder.plan = _slow_registration_answer
-    for run in range(20):
-        fails_after = run * 0.015  # 0 to 0.3 s: before, during and after the registration
-        (blocks / "broken.py").write_text(
-            f"import time\ntime.sleep({fails_after})\nraise RuntimeError('broken')\n"
-        )
-        done = _run(engine.url, tmp_path, DIR_FUNCTION_BLOCKS=str(blocks), SKIP_BROKEN_MODULES="false")
-        assert done.returncode == 1, done.stdout
-        online = [w["uuid"] for w in workers(engine.url) if w["state"] == "online"]
-        assert online == [], (
-            f"run {run} (module failing after {fails_after:.3f} s) left {online}:\n{done.stdout}"
-        )
-    assert engine.recorder.of_kind("register"), "no run reached the registration"
+    if moment == "block":  # a valid block, imported (and registered) before the broken module
+        shutil.copy(EXAMPLES / "examples" / "echo.py", blocks / "a_echo.py")
+    (blocks / "broken.py").write_text(BROKEN_MODULE.format(marker=str(marker)))
+    engine.recorder.plan = _failing_at(moment, marker)
+    done = _run(engine.url, tmp_path, DIR_FUNCTION_BLOCKS=str(blocks), SKIP_BROKEN_MODULES="false")
+    assert done.returncode == 1, done.stdout
+    # The failure landed at that moment: its request and the earlier ones were sent, no later one, and
+    # the worker unregistered if the engine had registered it.
+    sent = {exchange.kind for exchange in engine.recorder.requests}
+    reached = [kind for kind in MOMENTS if kind in sent]
+    assert reached == list(MOMENTS[: MOMENTS.index(moment) + 1]), f"sent {sorted(sent)}:\n{done.stdout}"
+    assert ("unregister" in sent) == (moment != "version"), f"sent {sorted(sent)}:\n{done.stdout}"
+    online = [w["uuid"] for w in workers(engine.url) if w["state"] == "online"]
+    assert online == [], f"a module failing during the {moment} request left {online}:\n{done.stdout}"

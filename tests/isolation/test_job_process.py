@@ -98,14 +98,14 @@ def test_a_hang_past_job_timeout_is_killed_before_the_next_claim(
     url = engine.url
     worker = _start(start_worker, url, JOB_TIMEOUT="1")
     late = tmp_path / "late-change.txt"
-    hung = add_job(url, MISBEHAVE, mode="hang", seconds=3, path=str(late))
+    hung = add_job(url, MISBEHAVE, mode="hang", seconds=2, path=str(late))
     queued = add_job(url, MISBEHAVE)
     failed = _result(url, hung, worker)
     assert failed["resultMessage"] == "Job killed after JOB_TIMEOUT of 1 s"
     assert _result(url, queued, worker)["resultStatus"] == "success"
     pid = int(late.with_suffix(".pid").read_text())
     assert not _alive(pid)
-    time.sleep(2.5)  # past the moment the hung block would have written its change
+    time.sleep(1.5)  # past the moment the hung block would have written its change
     assert not late.exists()
     assert job(url, queued)["claimedAt"] >= failed["finishedAt"]
     assert worker.process.poll() is None
@@ -243,14 +243,14 @@ def test_an_abandoned_job_really_stops(engine: EngineUnderTest, start_worker: An
     url = engine.url
     worker = _start(start_worker, url, SHUTDOWN_TIMEOUT="1")
     late = tmp_path / "late-change.txt"
-    add_job(url, MISBEHAVE, mode="hang", seconds=3, path=str(late))
+    add_job(url, MISBEHAVE, mode="hang", seconds=2, path=str(late))
     wait_until(lambda: late.with_suffix(".pid").exists(), 10, "the job process to start", worker)
     pid = int(late.with_suffix(".pid").read_text())
     worker.signal(signal.SIGTERM)
     assert worker.wait(20) == 1, worker.log
     assert "abandoned: killing its job process" in worker.log
     assert not _alive(pid)
-    time.sleep(2.5)
+    time.sleep(1.5)  # past the moment the hung block would have written its change
     assert not late.exists()
 
 
