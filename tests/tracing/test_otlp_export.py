@@ -14,10 +14,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from bench.otlp_receiver import otlp_receiver
 from tests.integration.conftest import EngineUnderTest
 from tests.integration.support import WorkerProcess, add_job, job, wait_until
 from tests.tracing.conftest import BLOCKS, TRACED
-from bench.otlp_receiver import otlp_receiver
 
 REGISTERED = "Worker state: registered -> idle"
 
