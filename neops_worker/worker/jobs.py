@@ -255,9 +255,8 @@ class JobLoop:
             try:
                 if not (delivery.poll_after and self._may_poll()):
                     return await self.client.push_result(delivery.result)
-                delivery.poll_after = (
-                    False  # only one attempt carries it: a retried push is one after an outage
-                )
+                # Only one attempt carries it: a retried push is one after an outage.
+                delivery.poll_after = False
                 assert self.membership.poll_request is not None
                 accepted, delivery.claimed = await self.client.push_result_then_poll(
                     delivery.result, self.membership.poll_request, self._may_poll
