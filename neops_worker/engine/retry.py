@@ -1,12 +1,14 @@
 """Retry policies, declared once: which engine calls are repeated, how often and for how long.
 
 Only ``EngineUnavailable`` is retried; ``EngineRejected`` ends a retry at once. Waits grow
-exponentially from 1 s to 30 s with full jitter (so a fleet of workers does not hit a restarting
-engine at the same moment), honour an engine's ``Retry-After``, and the last wait is shortened to
-end at the deadline. Given the client's ``AnswerSignal`` (``wake``), a wait ends early as soon as
-the engine answered any call after the failed attempt had started: the engine is back, so the
-call is repeated at once (never before a ``Retry-After`` has passed). The poll has no policy on
-purpose: a re-sent poll can claim a second job.
+exponentially from 1 s to 30 s (10 s at start-up: a worker started before its engine has no
+other call that could tell it the engine is there, so it looks more often) with full jitter (so
+a fleet of workers does not hit a restarting engine at the same moment), honour an engine's
+``Retry-After``, and the last wait is shortened to end at the deadline. Given the client's
+``AnswerSignal`` (``wake``), a wait ends early as soon as the engine answered any call after the
+failed attempt had started: the engine is back, so the call is repeated at once (never before a
+``Retry-After`` has passed). The poll has no policy on purpose: a re-sent poll can claim a second
+job.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ T = TypeVar("T")
 log = logging.getLogger("neops_worker.retry")
 
 
+#: The longest pause between two start-up attempts: a worker meets an engine that has just come up
+#: within this (none of its calls answered yet, so nothing else ends the pause early).
+STARTUP_MAX_WAIT_S = 10.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How long, and how patiently, one kind of call is retried (the call names itself in ``what``)."""
@@ -37,8 +44,8 @@ class RetryPolicy:
 
 
 def startup_policy(deadline: float) -> RetryPolicy:
-    """Worker and function-block registration: retried until ``STARTUP_RETRY_TIMEOUT``."""
-    return RetryPolicy(deadline)
+    """Worker and function-block registration: retried until ``STARTUP_RETRY_TIMEOUT``, 10 s apart at most."""
+    return RetryPolicy(deadline, max_wait=STARTUP_MAX_WAIT_S)
 
 
 def result_push_policy(deadline: float) -> RetryPolicy:

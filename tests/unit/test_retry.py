@@ -169,3 +169,10 @@ async def test_a_wake_never_cuts_a_retry_after() -> None:
 
     assert await call_with_retry(_patient(2000), "x", call, wake=answers) == "ok"
     assert 0.29 <= attempts[1] - attempts[0] < 5
+
+
+def test_start_up_retries_pause_10_s_at_most_and_result_pushes_30_s() -> None:
+    """A worker started before its engine meets it within 10 s of its coming; pushes back off further."""
+    from neops_worker.engine.retry import result_push_policy, startup_policy
+
+    assert (startup_policy(120).max_wait, result_push_policy(300).max_wait) == (10.0, 30.0)
