@@ -120,6 +120,7 @@ def make_client(settings: Settings, transport: Transport | None = None) -> Engin
         verify=tls_verify(settings.blackboard_ca_bundle),
         user_agent=f"neops-worker/{__version__}",
         transport=transport,
+        registration_concurrency=settings.registration_concurrency,
     )
 
 

@@ -132,7 +132,10 @@ class Settings(BaseSettings):
         description="Replace the job process when its RSS after a job exceeds this many MiB (0 = no limit).",
     )
     registration_concurrency: int = Field(
-        default=16, ge=1, le=256, description="Function blocks registered at the same time."
+        default=16,
+        ge=1,
+        le=256,
+        description="Function blocks registered at the same time (by all slots together).",
     )
     register_reversible: ReversibleMode = Field(
         default="auto",

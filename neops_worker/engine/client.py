@@ -23,6 +23,7 @@ transport on threads of its own, or an injected async transport).
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -120,8 +121,12 @@ class EngineClient:
         user_agent: str = "neops-worker",
         transport: Transport | None = None,
         answers: AnswerSignal | None = None,
+        registration_concurrency: int = 16,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: REGISTRATION_CONCURRENCY: block registrations in flight at once, for all the daemon's slots
+        #: together (each request in flight holds one of the client's threads).
+        self._registrations = asyncio.Semaphore(registration_concurrency)
         #: Noted on every answer of the engine that is not a transient failure (``engine.retry`` wakes on it).
         self.answers = answers or AnswerSignal()
         headers = {"Host": httpx.URL(self.base_url).netloc.decode("ascii")}
@@ -232,7 +237,8 @@ class EngineClient:
     async def register_function_block(self, body: RegisterFunctionBlock) -> bool:
         """``POST /function-blocks/register``; True if new, False if the engine already had it (409)."""
         try:
-            await self._send(f"registration of {body.fb_id}", "POST", "/function-blocks/register", body)
+            async with self._registrations:
+                await self._send(f"registration of {body.fb_id}", "POST", "/function-blocks/register", body)
         except EngineRejected as exc:
             if exc.status == 409:
                 return False

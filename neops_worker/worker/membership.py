@@ -239,30 +239,28 @@ class Membership:
             )
 
     def _bounded_registration(self, refusals: dict[str, LicenceRefusal]) -> _Register:
-        """Registration of one block, retried, at most REGISTRATION_CONCURRENCY at a time.
+        """Registration of one block, retried (the client sends at most REGISTRATION_CONCURRENCY at once).
 
         A licence refusal goes to ``refusals`` (the other registrations go on, so that every refused
         block is named); a 400 or 413 becomes an error naming the block.
         """
         policy = startup_policy(self.settings.startup_retry_timeout)
-        limit = asyncio.Semaphore(self.settings.registration_concurrency)
 
         async def register(body: RegisterFunctionBlock) -> bool | None:
-            async with limit:
-                try:
-                    return await call_with_retry(
-                        policy,
-                        f"Registration of {body.fb_id}",
-                        lambda: self.client.register_function_block(body),
-                        wake=self.client.answers,
-                    )
-                except LicenceRefusal as exc:
-                    refusals[body.fb_id] = exc
-                    return None
-                except EngineRejected as exc:
-                    raise self._refused_block(body, exc) from None
-                except EngineUnavailable as exc:
-                    raise self.client.gave_up(exc, policy.deadline, "STARTUP_RETRY_TIMEOUT") from None
+            try:
+                return await call_with_retry(
+                    policy,
+                    f"Registration of {body.fb_id}",
+                    lambda: self.client.register_function_block(body),
+                    wake=self.client.answers,
+                )
+            except LicenceRefusal as exc:
+                refusals[body.fb_id] = exc
+                return None
+            except EngineRejected as exc:
+                raise self._refused_block(body, exc) from None
+            except EngineUnavailable as exc:
+                raise self.client.gave_up(exc, policy.deadline, "STARTUP_RETRY_TIMEOUT") from None
 
         return register
 

@@ -369,6 +369,7 @@ class TemplateHost:
         self._listeners: list[Callable[[int, int | None], None]] = []
         self._lock = asyncio.Lock()
         self._reported = False
+        self._catalog: Catalog | None = None
 
     async def __aenter__(self) -> TemplateHost:
         await self.process.start()
@@ -392,14 +393,15 @@ class TemplateHost:
     async def catalog(self, found: Callable[[RegisterFunctionBlock], None] | None = None) -> Catalog:
         """The template's discovery, its problems logged once; raises ``DiscoveryError``."""
         outcome = await self.process.discovered(found)
+        if self._catalog is not None:
+            return self._catalog
         if self._reported:
-            if outcome["error"]:
-                raise DiscoveryError(list(outcome["error"]))
-            return Catalog(self.process.blocks)
+            raise DiscoveryError(list(outcome["error"]))
         self._reported = True
         problems = [(str(p["text"]), str(p.get("detail") or "")) for p in outcome["problems"]]
         report_problems(problems, self.settings.skip_broken_modules, outcome["error"])
-        return Catalog(self.process.blocks)
+        self._catalog = Catalog(self.process.blocks)  # one for every slot: the blocks are the same
+        return self._catalog
 
     async def fork(self, observer: WorkerObserver) -> tuple[int, socket.socket, int]:
         """A new job process (a new template first, if it died: counted on ``observer``)."""
