@@ -11,8 +11,9 @@ In one run, with 200 generated blocks, every figure of the real ``neops_worker``
 - 8 slots draining 800 jobs of 100 ms beside 8 x one slot's rate, each job exactly once;
 - CPU per no-op job of the whole tree, 8 slots beside 1 slot and beside the bare client.
 
-The vendor SDK's worker is not run: bench/ knows no way to run it with the same blocks (the start-up
-figures of ``bench_modes`` are constants measured once); its memory is quoted from the issue.
+Beside them in the memory and start-up tables, the vendor SDK's own worker from ``.venv-sdk``
+(``bench/vendor.py``) with 200 equivalent blocks written for the SDK, started and measured the same
+way as one slot; where ``.venv-sdk`` is missing its rows say why it was not run.
 Prints figures; asserts nothing.
 
     uv run python -m bench.bench_slots
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import bench_modes as modes
-from bench import load
+from bench import load, vendor
 from bench.bench_worker import READY_LINE, generate_blocks
 from bench.common import BENCH_BLOCKS, EXAMPLES, SLEEP, WorkerRun, temporary_dir
 from bench.proctree import TreeMemory, tree_memory
@@ -40,6 +42,8 @@ from neops_worker.devkit.local_engine import EngineProcess
 VENDOR_RSS_MIB = (88, 95)
 #: The ways to serve N slots that are compared.
 LAYOUTS = ("1 slot", "N slots, one daemon", "N workers")
+#: The vendor SDK's own worker, started beside them when ``.venv-sdk`` has it.
+VENDOR = "the vendor SDK's worker"
 
 
 @dataclass(frozen=True)
@@ -79,23 +83,35 @@ class Start:
     exit_codes: list[int]
 
 
+def _launch(
+    layout: str, slots: int, url: str, blocks: Path, tmp: Path, stack: contextlib.ExitStack
+) -> tuple[list[WorkerRun], str, int]:
+    """The processes of ``layout``, the log line each prints per registered slot, and how many of it."""
+    if layout == VENDOR:
+        return (
+            [stack.enter_context(vendor.VendorRun(url, blocks, tmp, WORKER_NAME="s0"))],
+            vendor.SDK_READY_LINE,
+            1,
+        )
+    daemons, per_daemon = {"1 slot": (1, 1), "N slots, one daemon": (1, slots)}.get(layout, (slots, 1))
+    runs = [
+        stack.enter_context(
+            WorkerRun(url, blocks, tmp, LOG_LEVEL="INFO", WORKER_SLOTS=per_daemon, WORKER_NAME=f"s{i}")
+        )
+        for i in range(daemons)
+    ]
+    return runs, READY_LINE, per_daemon
+
+
 def start(layout: str, slots: int, blocks: Path, settle_s: float = 2.0) -> Start:
     """Start ``layout`` on ``blocks`` against a fresh local engine; memory ``settle_s`` after ready."""
-    daemons, per_daemon = {"1 slot": (1, 1), "N slots, one daemon": (1, slots)}.get(layout, (slots, 1))
     with (
         temporary_dir("bench-slots-start-") as tmp,
         EngineProcess(tmp / "engine.db") as engine,
         contextlib.ExitStack() as stack,
     ):
-        runs = [
-            stack.enter_context(
-                WorkerRun(
-                    engine.url, blocks, tmp, LOG_LEVEL="INFO", WORKER_SLOTS=per_daemon, WORKER_NAME=f"s{i}"
-                )
-            )
-            for i in range(daemons)
-        ]
-        ready = [run.started + run.when(READY_LINE, 120, nth=per_daemon) for run in runs]
+        runs, ready_line, per_daemon = _launch(layout, slots, engine.url, blocks, tmp, stack)
+        ready = [run.started + run.when(ready_line, 120, nth=per_daemon) for run in runs]
         time.sleep(settle_s)  # let the idle daemons settle before reading their memory
         memory = tree_memory(*(run.pid for run in runs))
         codes = [run.stop() for run in runs]
@@ -103,15 +119,63 @@ def start(layout: str, slots: int, blocks: Path, settle_s: float = 2.0) -> Start
 
 
 def starts(sizes: Sizes) -> dict[str, list[Start]]:
-    """Every layout ``sizes.starts`` times, interleaved, after one cold start (left out)."""
-    found: dict[str, list[Start]] = {layout: [] for layout in LAYOUTS}
+    """Every layout ``sizes.starts`` times, interleaved, after one cold start of each kind (left out).
+
+    The vendor SDK's worker is one of the layouts when it can run here, on its own generated blocks.
+    """
     with temporary_dir("bench-slots-blocks-") as tmp:
-        blocks = generate_blocks(tmp / "generated", sizes.blocks)
-        start("1 slot", sizes.slots, blocks)  # compiles the .pyc files
+        blocks = dict.fromkeys(LAYOUTS, generate_blocks(tmp / "generated", sizes.blocks))
+        layouts: tuple[str, ...] = LAYOUTS
+        if _vendor_cold_start(sizes, vendor.generate_sdk_blocks(tmp / "vendor", sizes.blocks)):
+            blocks[VENDOR] = tmp / "vendor"
+            layouts = (*LAYOUTS, VENDOR)
+        found: dict[str, list[Start]] = {layout: [] for layout in layouts}
+        start("1 slot", sizes.slots, blocks["1 slot"])  # compiles the .pyc files
         for _ in range(sizes.starts):
-            for layout in LAYOUTS:  # interleaved, so that a burst of load on the machine hits all
-                found[layout].append(start(layout, sizes.slots, blocks))
+            for layout in layouts:  # interleaved, so that a burst of load on the machine hits all
+                found[layout].append(start(layout, sizes.slots, blocks[layout]))
     return found
+
+
+def _vendor_cold_start(sizes: Sizes, blocks: Path) -> bool:
+    """Start the vendor SDK's worker once (it compiles its blocks' .pyc files): whether it can run here."""
+    reason = vendor.unavailable()
+    if reason is None:
+        try:
+            start(VENDOR, sizes.slots, blocks)
+        except TimeoutError as error:  # the SDK's worker exited or never got ready: its log says why
+            reason = f"its first start failed: {error}"
+    if reason is not None:
+        print(f"{VENDOR} is left out: {reason}", flush=True)
+    return reason is None
+
+
+def vendor_notes(blocks: int) -> list[str]:
+    """How the vendor SDK's worker is measured (for the report's notes), or why it was not."""
+    low, high = VENDOR_RSS_MIB
+    reason = vendor.unavailable()
+    if reason is not None:
+        return [
+            f"**The vendor SDK's worker** was not run: {reason}. {low}-{high} MiB is the issue's RSS of",
+            "one SDK worker with 200 blocks, compared with one slot's charged figure.",
+        ]
+    return [
+        "**The vendor SDK's worker** (where its rows have figures): the SDK's own `neops_worker` script",
+        f"(`neops_worker_sdk` {vendor.sdk_version()}, from the side-by-side environment `.venv-sdk`, Python",
+        f"{vendor.sdk_python()}; our worker runs on Python {platform.python_version()}) with {blocks} blocks",
+        "generated for it by `bench/vendor.py`: the same ids, parameters and results, written as the SDK",
+        "documents a block (async `run` and `acquire`, the classes named in its Registration). Same",
+        "settings, same rounds after a cold start of its own, a fresh local engine each time; one worker,",
+        "as it runs one job at a time (in a thread of its one process). Start → registered: to its",
+        "'Worker ready and listening for jobs' log line, which it logs once it has registered itself and",
+        "its blocks (one request after another), just before its first poll. Memory 2 s later, counted as",
+        "for the layouts. It imports all its connection plugins (netmiko, scrapli, asyncssh...) at every",
+        f"start, whatever the blocks use. The issue quoted {low}-{high} MiB of RSS for it.",
+    ]
+
+
+def _not_run() -> str:
+    return f"not run: {vendor.unavailable() or 'its first start failed (the reason is printed above)'}"
 
 
 def _median_start(runs: list[Start]) -> Start:
@@ -150,12 +214,27 @@ def memory_lines(medians: dict[str, Start], sizes: Sizes) -> list[str]:
             f"| {targets[layout]} | {_mib(m.rss_kb):.1f} MiB | {_mib(m.charged_kb):.1f} MiB "
             f"| {_ratio(m.charged_kb, one.charged_kb)} | {m.processes} | {run.exit_codes} |"
         )
+    return [*lines, _vendor_memory_line(medians.get(VENDOR), one)]
+
+
+def _vendor_label() -> str:
+    return f"{VENDOR} ({vendor.sdk_version()})"
+
+
+def _vendor_memory_line(run: Start | None, one: TreeMemory) -> str:
+    """The vendor SDK's worker measured as the layouts are, or why it was not run."""
     low, high = VENDOR_RSS_MIB
-    lines.append(
-        f"| the vendor SDK's worker | not run | | | {low}-{high} MiB (quoted) | | "
-        f"{low / _mib(one.charged_kb):.2f}-{high / _mib(one.charged_kb):.2f} | | |"
+    if run is None:
+        return (
+            f"| {VENDOR} | {_not_run()} | | | {low}-{high} MiB (the issue's) | | "
+            f"{low / _mib(one.charged_kb):.2f}-{high / _mib(one.charged_kb):.2f} | | |"
+        )
+    m = run.memory
+    return (
+        f"| {_vendor_label()} | **{_mib(m.pss_kb):.1f} MiB** | **{_ratio(m.pss_kb, one.pss_kb)}** "
+        f"| (the issue: RSS {low}-{high} MiB) | {_mib(m.rss_kb):.1f} MiB | {_mib(m.charged_kb):.1f} MiB "
+        f"| {_ratio(m.charged_kb, one.charged_kb)} | {m.processes} | {run.exit_codes} |"
     )
-    return lines
 
 
 def startup_lines(medians: dict[str, Start], sizes: Sizes) -> list[str]:
@@ -169,7 +248,14 @@ def startup_lines(medians: dict[str, Start], sizes: Sizes) -> list[str]:
         f"| {_name('N slots, one daemon', sizes.slots)} | **{slots.ready_s:.2f} s** "
         f"| **{_ratio(slots.ready_s, workers.ready_s)}** | at most 0.50 |",
         f"| {_name('N workers', sizes.slots)} | {workers.ready_s:.2f} s | 1.00 | |",
+        _vendor_startup_line(medians.get(VENDOR), workers),
     ]
+
+
+def _vendor_startup_line(run: Start | None, workers: Start) -> str:
+    if run is None:
+        return f"| {VENDOR} | {_not_run()} | | |"
+    return f"| {_vendor_label()} | {run.ready_s:.2f} s | {_ratio(run.ready_s, workers.ready_s)} | |"
 
 
 @dataclass(frozen=True)
