@@ -186,11 +186,14 @@ def heartbeat_gap(block_seconds: float) -> tuple[float, int]:
 # --- start, memory, stop ---------------------------------------------------------------------------
 
 
-def generate_blocks(directory: Path, count: int) -> Path:
-    """Write ``count`` small block modules (``bench.generated/gen_NNN:1.0.0``) into ``directory``."""
+def generate_blocks(directory: Path, count: int, source: str | None = None) -> Path:
+    """Write ``count`` small block modules (``bench.generated/gen_NNN:1.0.0``) into ``directory``.
+
+    ``source``: the module's text with ``{i}`` for its number (default: a block of this worker's API).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        (directory / f"gen_{i:03d}.py").write_text(_GENERATED.format(i=i))
+        (directory / f"gen_{i:03d}.py").write_text((source or _GENERATED).format(i=i))
     return directory
 
 

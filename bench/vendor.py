@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.bench_worker import generate_blocks
 from bench.common import ROOT, WorkerRun, worker_settings
 from neops_worker.devkit.local_engine import process as child
 
@@ -57,10 +58,7 @@ def sdk_python() -> str:
 
 def generate_sdk_blocks(directory: Path, count: int) -> Path:
     """Write ``count`` blocks for the SDK, the twins of ``bench_worker.generate_blocks``' (same ids)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        (directory / f"gen_{i:03d}.py").write_text(_GENERATED.format(i=i))
-    return directory
+    return generate_blocks(directory, count, _GENERATED)
 
 
 # The smallest block the SDK accepts: ``run`` and ``acquire`` are both abstract and async there, and
