@@ -207,6 +207,30 @@ def test_a_password_in_an_exception_stays_out_of_logs_and_results(
     assert all(json.loads(line) for line in worker.output if line.startswith("{"))
 
 
+def test_every_line_a_block_printed_before_its_result_names_the_job_and_hides_its_secrets(
+    engine: EngineUnderTest, start_worker: Any
+) -> None:
+    """4000 lines (more than the pipe holds) and a last one without a newline: all logged with the job's
+    id, the password scrubbed from each, before the job's last line."""
+    url = engine.url
+    worker = _start(start_worker, url, LOG_FORMAT="json")
+    device = {"id": 1, "hostname": "r1", "ip": "192.0.2.1", "username": "admin", "password": "s3cr3t-Pa55"}
+    body = NewJob(
+        function_block_id=MISBEHAVE, parameters={"mode": "chatty", "mib": 4000}, context={"devices": [device]}
+    ).to_wire()
+    job_id = str(httpx.post(f"{url}/_dev/jobs", json=body, timeout=10).json()["jobId"])
+    _result(url, job_id, worker)
+    worker.wait_for_log(f"Job {job_id} finished")
+    lines = [json.loads(line) for line in worker.output if line.startswith("{")]
+    printed = [line for line in lines if line["message"].startswith("line ")]
+    assert len(printed) == 4000
+    assert {line.get("job_id") for line in printed} == {job_id}
+    assert all(line["message"].endswith("admin:**********") for line in printed)
+    [last] = [line for line in lines if line["message"].startswith("done as")]
+    assert (last["message"], last.get("job_id")) == ("done as **********", job_id)
+    assert "s3cr3t-Pa55" not in worker.log
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -32,7 +32,7 @@ from neops_worker import tracing
 from neops_worker.engine.wire import JobDefinition, JobResult, RegisterFunctionBlock, failed_result
 from neops_worker.errors import DiscoveryError
 from neops_worker.observability import worker_identity
-from neops_worker.scrub import job_secret_values, job_secrets, scrub
+from neops_worker.scrub import job_secret_values, job_secrets
 from neops_worker.settings import Settings
 from neops_worker.worker.events import WorkerObserver
 from neops_worker.worker.jobprocess import osproc
@@ -47,11 +47,11 @@ from neops_worker.worker.jobprocess.frames import (
 )
 from neops_worker.worker.jobprocess.launch import Launched, spawn_template, wait_for_exit
 from neops_worker.worker.jobprocess.logs import replay
+from neops_worker.worker.jobprocess.output import Output
 from neops_worker.worker.outcome import JobOutcome, Outcome
 from neops_worker.worker.runner import Catalog, report_problems
 
 log = logging.getLogger("neops_worker.worker.jobprocess")
-output_log = logging.getLogger("neops_worker.block")
 
 #: Between the SIGTERM that asks a job process to stop and the SIGKILL that makes it.
 KILL_GRACE_S = 2.0
@@ -64,6 +64,8 @@ FORK_TIMEOUT_S = 10.0
 OUTPUT_TAIL = 80
 #: ...and repeated in its log line.
 LOGGED_TAIL = 20
+#: How long a job's result may wait for the lines its block printed before it to be logged.
+OUTPUT_SETTLE_S = 0.5
 #: Without a job process for this long (the template keeps failing), ``/livez`` fails.
 WEDGED_AFTER_S = 60.0
 #: The pause after a job process could not be started, doubling with each failure in a row up to...
@@ -117,7 +119,7 @@ class TemplateProcess:
         self._forks = asyncio.Queue()
         self._tasks = [
             asyncio.ensure_future(self._read_control(reader)),
-            asyncio.ensure_future(_log_lines(await _output_stream(launched.output_fd), output_log, {}, None)),
+            asyncio.ensure_future(_printed(await Output.follow(launched.output_fd))),
         ]
         log.debug("Template process %d started", launched.pid)
 
@@ -247,7 +249,7 @@ class JobProcess:
         #: Where the ``result`` of the job in hand goes (None: the channel closed first).
         self._result: asyncio.Future[Message | None] | None = None
         self._closed = False
-        self._output: asyncio.Future[None] | None = None
+        self._output: Output | None = None
 
     @classmethod
     async def attach(cls, pid: int, sock: socket.socket, out_fd: int) -> JobProcess:
@@ -257,8 +259,7 @@ class JobProcess:
         process.transport, _ = await loop.create_unix_connection(
             lambda: FrameProtocol(process._on_message, process._on_close), sock=sock
         )
-        output = await _output_stream(out_fd)
-        process._output = asyncio.ensure_future(_log_lines(output, output_log, process.fields, process.tail))
+        process._output = await Output.follow(out_fd, process.fields, process.tail)
         return process
 
     async def run(self, job: JobDefinition, timeout: float, rss: bool) -> Message | None:
@@ -307,10 +308,14 @@ class JobProcess:
             return None
 
     async def output_drained(self, timeout: float) -> None:
-        """Wait (a little) for the last lines it printed."""
+        """Wait (a little) for the last lines it printed, until its output ends (it died)."""
         if self._output is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._output), timeout)
+            await self._output.drained(timeout)
+
+    async def output_settled(self, timeout: float) -> None:
+        """Wait (a little) until what it printed before its result has been logged, with the job's fields."""
+        if self._output is not None:
+            await self._output.settled(timeout)
 
     def send_stop(self) -> None:
         """Tell it the coming SIGTERM is meant (its handler checks for this message)."""
@@ -328,31 +333,7 @@ class JobProcess:
         self.hang_up()
         await self.output_drained(0.5)
         if self._output is not None:
-            self._output.cancel()
-
-
-async def _output_stream(fd: int) -> asyncio.StreamReader:
-    """The read end of a process's output pipe as an asyncio stream (it owns ``fd`` from now on)."""
-    stream = asyncio.StreamReader()
-    loop = asyncio.get_running_loop()
-    await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(stream), os.fdopen(fd, "rb", buffering=0)
-    )
-    return stream
-
-
-async def _log_lines(
-    stream: asyncio.StreamReader,
-    logger: logging.Logger,
-    fields: dict[str, str],
-    tail: collections.deque[str] | None,
-) -> None:
-    """Log each line of ``stream`` (what a block printed) with the job's fields, secrets scrubbed."""
-    while line := await stream.readline():
-        text = scrub(line.decode("utf-8", "replace").rstrip("\r\n"))
-        if tail is not None:
-            tail.append(text)
-        logger.info("%s", text, extra={"stream": "output", **fields})
+            self._output.close()
 
 
 class TemplateHost:
@@ -497,7 +478,10 @@ class ProcessRunner:
         started = time.perf_counter()
         try:
             with job_secrets(job_secret_values(job)):
-                return await self._run_in(proc, job, started)
+                outcome = await self._run_in(proc, job, started)
+                # Lines printed before the result still name the job and lose its secrets.
+                await proc.output_settled(OUTPUT_SETTLE_S)
+                return outcome
         finally:
             proc.fields.clear()
 
@@ -644,3 +628,11 @@ def _telling_line(tail: collections.deque[str]) -> str:
 
 def _describe(proc: JobProcess) -> str:
     return proc.exited.result().describe() if proc.exited.done() else "ended"
+
+
+async def _printed(output: Output) -> None:
+    """Follow the template's output until it ends (what discovery printed, the template's last words)."""
+    try:
+        await asyncio.shield(output.lines.closed)
+    finally:
+        output.close()

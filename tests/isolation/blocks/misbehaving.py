@@ -64,6 +64,10 @@ def _misbehave(params: Params, context: WorkflowContext) -> None:
         _CACHE.append(b"\x01" * (params.mib * 1024 * 1024))
     if params.mode == "permanent":
         raise PermanentFailure("the device rejects this configuration as invalid")
+    if params.mode == "chatty":  # more than a pipe holds, the device's password in every line
+        for line in range(params.mib):
+            print(f"line {line}: logging in as {context.devices[0].username}:{context.devices[0].password}")
+        print(f"done as {context.devices[0].password}", end="")  # no newline: the job's last words
     if params.mode == "leak_password":
         device = context.devices[0]
         raise ConnectionError(f"auth failed for {device.username}:{device.password}@{device.ip}")
