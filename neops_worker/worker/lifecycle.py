@@ -114,11 +114,12 @@ class Worker:
 
     # --- requests from outside --------------------------------------------------------------
 
-    def request_stop(self, reason: str = "SIGTERM", *, announced: bool = False) -> None:
+    def request_stop(self, reason: str = "SIGTERM", *, announced: bool = False, second: bool = False) -> None:
         """First call: drain and stop. A second call: give up on the job in hand.
 
         A call within ``SAME_REQUEST_S`` of the first is the first request delivered again.
-        ``announced``: the daemon said it already (one line for all its slots).
+        ``announced``: the daemon said it already (one line for all its slots); ``second``: the
+        daemon has told this request from the first already.
         """
         if not self._stop.is_set():
             self._signals.first = (reason, time.monotonic())
@@ -126,7 +127,7 @@ class Worker:
                 log.info("Received %s. Shutting down...", reason)
             self._stop.set()
             return
-        repeated = self._signals.repeat_of_first(reason)
+        repeated = None if second else self._signals.repeat_of_first(reason)
         if repeated is not None:
             log.info("%s within %g s: the same stop request, still draining", repeated, SAME_REQUEST_S)
             return

@@ -74,6 +74,8 @@ class Slots:
             )
         self._signals = StopSignals()
         self._stopping = False
+        #: Why the daemon stopped itself (MAX_JOBS, EXIT_WHEN_IDLE, a slot's error); None: it did not.
+        self._why: str | None = None
 
     @property
     def several(self) -> bool:
@@ -100,23 +102,32 @@ class Slots:
     # --- requests from outside --------------------------------------------------------------
 
     def request_stop(self, reason: str = "SIGTERM") -> None:
-        """First call: every slot drains and stops. Later calls: as ``Worker.request_stop`` says."""
-        if not self._stopping:
-            self._stopping = True
+        """The first request: every slot drains (one draining already goes on). One within
+        ``SAME_REQUEST_S`` of it is the same request delivered again; a later one: every slot gives up
+        its job in hand.
+        """
+        if self._signals.first is None:
             self._signals.first = (reason, time.monotonic())
-            if self.several:
+            self._stopping = True
+            if self._why or any(worker.stopping for worker in self.workers):
+                why = f" ({self._why})" if self._why else ""
+                log.info("Received %s: already draining%s; a second one stops at once", reason, why)
+            elif self.several:
                 log.info("Received %s. Shutting down %d slots...", reason, len(self.workers))
             for worker in self.workers:
-                worker.request_stop(reason, announced=self.several)
+                if not worker.stopping:
+                    worker.request_stop(reason, announced=self.several)
             return
-        if self.several and self._signals.repeat_of_first(reason):
-            log.info("%s within %g s: the same stop request, still draining", reason, SAME_REQUEST_S)
+        repeated = self._signals.repeat_of_first(reason)
+        if repeated is not None:
+            log.info("%s within %g s: the same stop request, still draining", repeated, SAME_REQUEST_S)
             return
         for worker in self.workers:
-            worker.request_stop(reason)
+            worker.request_stop(reason, second=True)
 
     def _stop_quietly(self, reason: str) -> None:
         """Stop every slot for a reason logged already (burst mode's end, a slot that cannot serve)."""
+        self._why = self._why or reason
         self._stopping = True
         for worker in self.workers:
             if not worker.stopping:

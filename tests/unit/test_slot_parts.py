@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 
 import pytest
 
+from neops_worker.runtime import make_client
 from neops_worker.worker.burst import ClaimBudget, IdleWatch
 from neops_worker.worker.events import WorkerObserver
 from neops_worker.worker.jobprocess import supervisor
 from neops_worker.worker.jobprocess.supervisor import ProcessRunner, TemplateGone
-from neops_worker.worker.slots import slot_name
-from tests.ops.harness import fast_settings
+from neops_worker.worker.slots import Slots, slot_name
+from tests.ops.harness import FakeRunner, fast_settings
 
 
 def test_the_budget_never_reserves_beyond_its_limit_and_takes_back_empty_polls() -> None:
@@ -104,3 +106,25 @@ async def test_a_slot_that_cannot_start_a_job_process_backs_off_longer_each_time
     assert "4 failure(s) in a row" in caplog.records[-1].getMessage()
     assert observer.failures == 4
     assert (runner.wedged() or "").startswith("no job process could be started for")
+
+
+async def test_a_signal_after_the_daemon_stopped_itself_is_a_first_request_not_a_second(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """MAX_JOBS is draining: a SIGTERM then lets the jobs finish; only a later second one gives them up."""
+    settings = fast_settings(worker_slots=2, max_jobs=1)
+    client = make_client(settings)
+    slots = Slots(settings, client, lambda number, observer: FakeRunner([]), version="1.0.0")
+    slots._spent()  # the budget's last job ran
+    assert all(worker.stopping for worker in slots.workers)
+    with caplog.at_level(logging.INFO, "neops_worker.worker"):
+        slots.request_stop("SIGTERM")
+    assert "Received SIGTERM: already draining (MAX_JOBS); a second one stops at once" in caplog.text
+    assert not any(worker._force.is_set() for worker in slots.workers)
+    slots.request_stop("SIGTERM")  # the same request, delivered again at once
+    assert not any(worker._force.is_set() for worker in slots.workers)
+    first, _ = slots._signals.first or ("", 0.0)
+    slots._signals.first = (first, time.monotonic() - 2)  # a second request, 2 s after the first
+    slots.request_stop("SIGTERM")
+    assert all(worker._force.is_set() for worker in slots.workers)
+    await client.aclose()
