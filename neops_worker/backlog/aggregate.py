@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from neops_worker.backlog.listing import STATES, BacklogState, ListedJob, Listing
+from neops_worker.backlog.listing import STATES, BacklogState, Listing
+from neops_worker.engine.wire import ListedJob
 
 Clock = Callable[[], float]
 #: How far the engine's clock may be from the exporter's before ages are counted on the engine's.

@@ -33,7 +33,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from neops_worker.engine.client import engine_message
 from neops_worker.engine.generations import parse_version
-from neops_worker.engine.wire import JobShowResult, VersionResponse, WireModel
+from neops_worker.engine.wire import JobPage, ListedJob, VersionResponse
 from neops_worker.errors import describe_errors
 
 log = logging.getLogger("neops_worker.backlog")
@@ -52,20 +52,6 @@ JOB_PAGE_SINCE = parse_version("0.43.0-beta.8")
 PAGE_PATH = "/blackboard/jobs/page"
 STATUS_PATH = "/blackboard/jobs"
 _Model = TypeVar("_Model", bound=BaseModel)
-
-
-class ListedJob(JobShowResult):
-    """A job of the listing (``JobShowResultDto``) with its creation time, which 0.42.1 did not send."""
-
-    created_at: datetime | None = None
-
-
-class JobPage(WireModel):
-    """One page of ``GET /blackboard/jobs/page`` (``JobPageDto``): the jobs and the next page's cursor."""
-
-    items: list[ListedJob]
-    next_cursor: str | None = None
-    total: float | None = None
 
 
 _JOBS = TypeAdapter(list[ListedJob])

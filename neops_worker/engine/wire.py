@@ -9,6 +9,7 @@ fields and treat ``null`` like absent, because newer engines add fields. The JSO
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -393,6 +394,20 @@ class JobShowResult(WireModel):
     worker_id: str | None = None
     worker_name: str | None = None
     worker_deleted: bool = False
+
+
+class ListedJob(JobShowResult):
+    """A job of the listing (``JobShowResultDto``) with its creation time, which 0.42.1 did not send."""
+
+    created_at: datetime | None = None
+
+
+class JobPage(WireModel):
+    """One page of ``GET /blackboard/jobs/page`` (``JobPageDto``): the jobs and the next page's cursor."""
+
+    items: list[ListedJob]
+    next_cursor: str | None = None
+    total: float | None = None
 
 
 JobDefinitionList = TypeAdapter(list[dict[str, Any]])

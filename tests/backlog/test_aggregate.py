@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from neops_worker.backlog.aggregate import BacklogTracker
-from neops_worker.backlog.listing import ListedJob, Listing
+from neops_worker.backlog.listing import Listing
+from neops_worker.engine.wire import ListedJob
 
 FB_A = "fb.acme/backup:1.0.0"
 FB_B = "fb.acme/show_version:2.1.0"
