@@ -73,7 +73,6 @@ class Worker:
         self.settings = settings
         self.client = client
         self.runner = runner
-        self.version = version
         self.observers = observers or Observers()
         self.state = WorkerState.STARTING
         self._stop = asyncio.Event()

@@ -20,6 +20,7 @@ The probe exits 0 or 1 only (Docker reserves 2 for HEALTHCHECK commands), with a
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import http.client
 import logging
@@ -64,10 +65,12 @@ class Answer:
 
 def liveness(slots: Slots, metrics: WorkerMetrics) -> tuple[bool, str]:
     """Live unless every slot's job runner is wedged; the engine's absence does not count."""
-    wedged = {number: w.runner.wedged() for number, w in enumerate(slots.workers, 1) if w.runner.wedged()}
+    found = {number: w.runner.wedged() for number, w in enumerate(slots.workers, 1)}
+    wedged = {number: why for number, why in found.items() if why}
     if len(slots.workers) == 1:
         return _one_alive(slots.workers[0], metrics.slot(1), wedged.get(1))
-    states = ", ".join(f"{count} {state}" for state, count in _count_states(slots).items())
+    counted = collections.Counter(worker.state.value for worker in slots.workers)
+    states = ", ".join(f"{count} {state}" for state, count in counted.items())
     if len(wedged) == len(slots.workers):
         return False, "wedged: every slot: " + "; ".join(f"slot {n}: {why}" for n, why in wedged.items())
     if wedged:
@@ -88,13 +91,6 @@ def _one_alive(worker: Worker, metrics: SlotMetrics, wedged: str | None) -> tupl
         True,
         f"ok: {worker.state.value}, last heartbeat accepted {metrics.seconds_since_heartbeat():.1f} s ago",
     )
-
-
-def _count_states(slots: Slots) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for worker in slots.workers:
-        counts[worker.state.value] = counts.get(worker.state.value, 0) + 1
-    return counts
 
 
 def readiness(slots: Slots, metrics: WorkerMetrics, limit_s: float) -> tuple[bool, str]:
