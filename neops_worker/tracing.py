@@ -275,13 +275,22 @@ class JobSpan:
             _error(self._span, f"result {ended}")
 
 
-@contextlib.contextmanager
-def job_span(job: JobDefinition, worker_id: str | None) -> Iterator[JobSpan]:
-    """The job's span, current inside; ended on the way out (an abandoned job: error, ``abandoned``)."""
+#: With tracing off: the contexts every job enters, made once.
+_NO_JOB_SPAN = contextlib.nullcontext(JobSpan())
+_NO_SPAN = contextlib.nullcontext()
+
+
+def job_span(job: JobDefinition, worker_id: str | None) -> contextlib.AbstractContextManager[JobSpan]:
+    """The job's span, current inside; ended on the way out (an abandoned job: error, ``abandoned``).
+
+    Tracing off: a context that does nothing, made once (nothing is added to a job's path).
+    """
     tracer = _tracer
-    if tracer is None:
-        yield JobSpan()
-        return
+    return _NO_JOB_SPAN if tracer is None else _job_span(tracer, job, worker_id)
+
+
+@contextlib.contextmanager
+def _job_span(tracer: Tracer, job: JobDefinition, worker_id: str | None) -> Iterator[JobSpan]:
     from opentelemetry import context, trace
 
     span = tracer.start_span(
@@ -305,13 +314,16 @@ def job_span(job: JobDefinition, worker_id: str | None) -> Iterator[JobSpan]:
         span.end()
 
 
-@contextlib.contextmanager
-def span(name: str, attributes: Mapping[str, str | int] | None = None) -> Iterator[None]:
+def span(
+    name: str, attributes: Mapping[str, str | int] | None = None
+) -> contextlib.AbstractContextManager[None]:
     """A child span of the current one (the result push and its attempts); an exception fails it."""
     tracer = _tracer
-    if tracer is None:
-        yield
-        return
+    return _NO_SPAN if tracer is None else _span(tracer, name, attributes)
+
+
+@contextlib.contextmanager
+def _span(tracer: Tracer, name: str, attributes: Mapping[str, str | int] | None) -> Iterator[None]:
     with tracer.start_as_current_span(
         name, attributes=attributes, record_exception=False, set_status_on_exception=False
     ) as current:
